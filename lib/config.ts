@@ -1,0 +1,187 @@
+/**
+ * The environment, read once into a typed, validated config. A missing or malformed variable fails at
+ * start-up with a ConfigError naming the variable. Every module takes its settings from here.
+ */
+import { ConfigError } from './errors';
+
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+export interface KafkaConnectionConfig {
+  /** KAFKA_BROKERS (comma list), else localhost:KAFKA_PORT (9092). */
+  brokers: string[];
+  clientId: string;
+  ssl: boolean;
+  sasl: { mechanism: SaslMechanism; username: string; password: string } | undefined;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Retries of a failed request before it is reported; kept small so a broker that is down fails fast. */
+  retries: number;
+}
+
+export interface ProduceConfig {
+  /** Topics /produce may write to (PRODUCE_TOPICS). Internal topics (`__*`) are always refused. */
+  allowedTopics: string[];
+  maxMessages: number;
+  maxBodyBytes: number;
+  /** How long a publish may take before it is answered 503 (PRODUCE_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** `default` (Java client's murmur2) or `vip-users` (the shipped custom strategy example). */
+  partitioner: string;
+  /** When set, /produce requires this value in `x-api-key` (PRODUCE_API_KEY). */
+  apiKey: string | undefined;
+}
+
+export type FailurePolicy = 'stop' | 'dead-letter';
+
+export interface ConsumeConfig {
+  batchSize: number;
+  batchWindowMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  /** Attempts per batch (first try included) before the failure policy applies. */
+  maxAttempts: number;
+  retryBackoffMs: number;
+  onFailure: FailurePolicy;
+  /** Dead-letter topic; `{topic}` is replaced by the source topic. */
+  deadLetterTopic: string;
+}
+
+export interface Config {
+  kafka: KafkaConnectionConfig;
+  /** The tutorial's topic and consumer group. */
+  defaultTopic: string;
+  defaultGroupId: string;
+  produce: ProduceConfig;
+  consume: ConsumeConfig;
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got '${raw}'`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${value}`);
+  return value;
+}
+
+function readBool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got '${raw}'`);
+}
+
+function readChoice<T extends string>(env: Env, name: string, fallback: T, choices: readonly T[]): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const found = choices.find((choice) => choice === raw.toLowerCase());
+  if (found === undefined) throw new ConfigError(name, `expected one of ${choices.join(', ')}, got '${raw}'`);
+  return found;
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+const GROUP_NAME = /^[^\s]{1,255}$/;
+const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
+
+function readBrokers(env: Env): string[] {
+  const raw = read(env, 'KAFKA_BROKERS');
+  if (raw === undefined) return [`localhost:${readInt(env, 'KAFKA_PORT', 9092, 1, 65535)}`];
+  const brokers = raw.split(',').map((broker) => broker.trim()).filter((broker) => broker !== '');
+  const bad = brokers.find((broker) => !HOST_PORT.test(broker));
+  if (brokers.length === 0 || bad !== undefined) {
+    throw new ConfigError('KAFKA_BROKERS', `expected a comma-separated list of host:port, got '${raw}'`);
+  }
+  return brokers;
+}
+
+function readTopic(env: Env, name: string, fallback: string): string {
+  const topic = read(env, name) ?? fallback;
+  if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..') {
+    throw new ConfigError(name, `'${topic}' is not a valid Kafka topic name`);
+  }
+  return topic;
+}
+
+function readSasl(env: Env): KafkaConnectionConfig['sasl'] {
+  const mechanism = read(env, 'KAFKA_SASL_MECHANISM');
+  if (mechanism === undefined) return undefined;
+  const chosen = readChoice<SaslMechanism>(env, 'KAFKA_SASL_MECHANISM', 'plain', ['plain', 'scram-sha-256', 'scram-sha-512']);
+  const username = read(env, 'KAFKA_SASL_USERNAME');
+  const password = read(env, 'KAFKA_SASL_PASSWORD');
+  if (username === undefined) throw new ConfigError('KAFKA_SASL_USERNAME', `required when KAFKA_SASL_MECHANISM is ${mechanism}`);
+  if (password === undefined) throw new ConfigError('KAFKA_SASL_PASSWORD', `required when KAFKA_SASL_MECHANISM is ${mechanism}`);
+  return { mechanism: chosen, username, password };
+}
+
+/** Builds the config from an environment. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const defaultTopic = readTopic(env, 'KAFKA_TOPIC', 'payment-done');
+  const groupId = read(env, 'KAFKA_GROUP_ID') ?? 'my-app3';
+  if (!GROUP_NAME.test(groupId)) throw new ConfigError('KAFKA_GROUP_ID', `'${groupId}' is not a valid group id`);
+
+  const topicsRaw = read(env, 'PRODUCE_TOPICS');
+  const allowedTopics = topicsRaw === undefined
+    ? ['payment-done', 'quickstart-events']
+    : topicsRaw.split(',').map((topic) => topic.trim()).filter((topic) => topic !== '');
+  for (const topic of allowedTopics) {
+    if (!TOPIC_NAME.test(topic)) throw new ConfigError('PRODUCE_TOPICS', `'${topic}' is not a valid Kafka topic name`);
+  }
+
+  const sessionTimeoutMs = readInt(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 6_000, 300_000);
+  const heartbeatIntervalMs = readInt(env, 'KAFKA_HEARTBEAT_INTERVAL_MS', 1_000, 100, 60_000);
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', `must be lower than KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs})`);
+  }
+
+  return {
+    kafka: {
+      brokers: readBrokers(env),
+      clientId: read(env, 'KAFKA_CLIENT_ID') ?? 'kafka-functions',
+      ssl: readBool(env, 'KAFKA_SSL', false),
+      sasl: readSasl(env),
+      connectionTimeoutMs: readInt(env, 'KAFKA_CONNECTION_TIMEOUT_MS', 3_000, 100, 120_000),
+      requestTimeoutMs: readInt(env, 'KAFKA_REQUEST_TIMEOUT_MS', 5_000, 100, 300_000),
+      retries: readInt(env, 'KAFKA_RETRIES', 2, 0, 20),
+    },
+    defaultTopic,
+    defaultGroupId: groupId,
+    produce: {
+      allowedTopics,
+      maxMessages: readInt(env, 'PRODUCE_MAX_MESSAGES', 500, 1, 10_000),
+      maxBodyBytes: readInt(env, 'PRODUCE_MAX_BODY_BYTES', 1_048_576, 1_024, 6_291_456),
+      timeoutMs: readInt(env, 'PRODUCE_TIMEOUT_MS', 5_000, 100, 120_000),
+      partitioner: readChoice(env, 'PRODUCE_PARTITIONER', 'default', ['default', 'vip-users']),
+      apiKey: read(env, 'PRODUCE_API_KEY'),
+    },
+    consume: {
+      batchSize: readInt(env, 'CONSUME_BATCH_SIZE', 100, 1, 10_000),
+      batchWindowMs: readInt(env, 'CONSUME_BATCH_WINDOW_MS', 500, 0, 300_000),
+      sessionTimeoutMs,
+      heartbeatIntervalMs,
+      rebalanceTimeoutMs: readInt(env, 'KAFKA_REBALANCE_TIMEOUT_MS', 10_000, 1_000, 300_000),
+      maxAttempts: readInt(env, 'CONSUME_MAX_ATTEMPTS', 3, 1, 1_000),
+      retryBackoffMs: readInt(env, 'CONSUME_RETRY_BACKOFF_MS', 500, 0, 60_000),
+      onFailure: readChoice<FailurePolicy>(env, 'CONSUME_ON_FAILURE', 'stop', ['stop', 'dead-letter']),
+      deadLetterTopic: read(env, 'CONSUME_DEAD_LETTER_TOPIC') ?? '{topic}.dlq',
+    },
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process's config, read and validated on first use. */
+export function getConfig(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

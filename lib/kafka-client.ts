@@ -1,0 +1,71 @@
+/**
+ * One Kafka instance per process, built from the validated config. kafkajs log lines go to the shared
+ * Powertools Logger as data; connection and request timeouts and retries are bounded so that a broker
+ * that is down fails within seconds instead of the minutes kafkajs's defaults allow.
+ */
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { getConfig, type KafkaConnectionConfig } from './config';
+import { logger as sharedLogger } from './logger';
+
+function saslOptions(sasl: NonNullable<KafkaConnectionConfig['sasl']>): SASLOptions {
+  const { username, password } = sasl;
+  switch (sasl.mechanism) {
+    case 'plain':
+      return { mechanism: 'plain', username, password };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', username, password };
+    case 'scram-sha-512':
+      return { mechanism: 'scram-sha-512', username, password };
+  }
+}
+
+/** Routes kafkajs's own log entries into a Powertools Logger, keeping its fields as keys. */
+export function kafkajsLogCreator(log: Logger) {
+  return () => ({ namespace, level, log: entry }: LogEntry) => {
+    const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
+    const attributes = { kafkajs: namespace, ...fields };
+    switch (level) {
+      case logLevel.ERROR:
+        log.error(message, attributes);
+        break;
+      case logLevel.WARN:
+        log.warn(message, attributes);
+        break;
+      case logLevel.INFO:
+        log.info(message, attributes);
+        break;
+      default:
+        log.debug(message, attributes);
+    }
+  };
+}
+
+/** kafkajs options for a connection config: bounded timeouts and retries, SSL/SASL when configured. */
+export function kafkaOptions(connection: KafkaConnectionConfig, log: Logger = sharedLogger): KafkaConfig {
+  return {
+    clientId: connection.clientId,
+    brokers: connection.brokers,
+    ssl: connection.ssl,
+    ...(connection.sasl === undefined ? {} : { sasl: saslOptions(connection.sasl) }),
+    connectionTimeout: connection.connectionTimeoutMs,
+    requestTimeout: connection.requestTimeoutMs,
+    retry: { retries: connection.retries, initialRetryTime: 100, maxRetryTime: 1_000 },
+    // kafkajs logs at INFO on every join and connect; WARN keeps the shared log readable.
+    logLevel: logLevel.WARN,
+    logCreator: kafkajsLogCreator(log),
+  };
+}
+
+/** A new Kafka instance for a connection config (tests and tools that need their own). */
+export function createKafka(connection: KafkaConnectionConfig, log: Logger = sharedLogger): Kafka {
+  return new Kafka(kafkaOptions(connection, log));
+}
+
+let kafka: Kafka | undefined;
+
+/** The process's Kafka instance, created on first use from the process config. */
+export function getKafka(): Kafka {
+  kafka ??= createKafka(getConfig().kafka);
+  return kafka;
+}

@@ -1,0 +1,88 @@
+/** Asks a broker whether it really serves (a metadata request), and creates the tutorial's topics. */
+import { Kafka, logLevel } from 'kafkajs';
+
+/** The tutorial's topics: `quickstart-events` (1 partition) and `payment-done` (3 partitions). */
+export const TUTORIAL_TOPICS = [
+  { topic: 'quickstart-events', numPartitions: 1 },
+  { topic: 'payment-done', numPartitions: 3 },
+] as const;
+
+function quietKafka(brokers: string[]): Kafka {
+  return new Kafka({
+    clientId: 'kafka-functions-probe',
+    brokers,
+    connectionTimeout: 1_000,
+    requestTimeout: 3_000,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+/** One metadata request; resolves to the number of brokers in the answer, or to the error's message. */
+export async function probeBroker(brokers: string[]): Promise<{ ok: true; brokers: number } | { ok: false; reason: string }> {
+  const admin = quietKafka(brokers).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 ? { ok: true, brokers: cluster.brokers.length } : { ok: false, reason: 'no brokers in metadata' };
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Waits until a metadata request succeeds, printing what it waits for every few seconds.
+ * `stillStarting` lets the caller stop early when the broker process died.
+ */
+export async function waitUntilServing(
+  brokers: string[],
+  options: { timeoutMs: number; what: string; say: (line: string) => void; stillStarting?: () => boolean },
+): Promise<void> {
+  const started = Date.now();
+  let lastSaid = 0;
+  let lastReason = '';
+  options.say(`waiting for ${options.what} to answer a metadata request at ${brokers.join(',')}…`);
+  for (;;) {
+    const answer = await probeBroker(brokers);
+    if (answer.ok) {
+      options.say(`Kafka serves at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'}, ready after ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return;
+    }
+    lastReason = answer.reason;
+    const elapsed = Date.now() - started;
+    if (options.stillStarting && !options.stillStarting()) {
+      throw new Error(`${options.what} exited before it served (last answer: ${lastReason})`);
+    }
+    if (elapsed > options.timeoutMs) {
+      throw new Error(`${options.what} did not answer within ${Math.round(options.timeoutMs / 1000)} s (last answer: ${lastReason})`);
+    }
+    if (elapsed - lastSaid >= 3_000) {
+      lastSaid = elapsed;
+      options.say(`  still waiting (${Math.round(elapsed / 1000)} s): ${lastReason}`);
+    }
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, 300));
+  }
+}
+
+/** Creates the tutorial's topics that are missing; returns the names it created. */
+export async function ensureTutorialTopics(brokers: string[]): Promise<string[]> {
+  const admin = quietKafka(brokers).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = TUTORIAL_TOPICS.filter(({ topic }) => !existing.has(topic));
+    if (missing.length === 0) return [];
+    // kafkajs speaks CreateTopics v3, which has no "broker default" replication factor: choose one.
+    const { brokers: members } = await admin.describeCluster();
+    const replicationFactor = Math.min(3, members.length);
+    await admin.createTopics({
+      topics: missing.map(({ topic, numPartitions }) => ({ topic, numPartitions, replicationFactor })),
+      waitForLeaders: true,
+    });
+    return missing.map(({ topic }) => topic);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config';
+import { ConfigError } from '../lib/errors';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('gives the tutorial defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.kafka.brokers).toEqual(['localhost:9092']);
+    expect(config.defaultTopic).toBe('payment-done');
+    expect(config.defaultGroupId).toBe('my-app3');
+    expect(config.produce.allowedTopics).toEqual(['payment-done', 'quickstart-events']);
+    expect(config.kafka.sasl).toBeUndefined();
+    expect(config.kafka.ssl).toBe(false);
+  });
+
+  it('reads brokers, port, SASL and SSL for a real cluster', () => {
+    const config = loadConfig({
+      KAFKA_BROKERS: 'b-1.example:9096, b-2.example:9096',
+      KAFKA_SSL: 'true',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'alice',
+      KAFKA_SASL_PASSWORD: 'secret',
+    });
+    expect(config.kafka.brokers).toEqual(['b-1.example:9096', 'b-2.example:9096']);
+    expect(config.kafka.ssl).toBe(true);
+    expect(config.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'alice', password: 'secret' });
+    expect(loadConfig({ KAFKA_PORT: '19092' }).kafka.brokers).toEqual(['localhost:19092']);
+  });
+
+  it.each([
+    [{ KAFKA_BROKERS: 'localhost' }, 'KAFKA_BROKERS', 'host:port'],
+    [{ KAFKA_PORT: 'ninety' }, 'KAFKA_PORT', 'whole number'],
+    [{ KAFKA_REQUEST_TIMEOUT_MS: '10' }, 'KAFKA_REQUEST_TIMEOUT_MS', 'from 100'],
+    [{ KAFKA_SSL: 'maybe' }, 'KAFKA_SSL', 'true or false'],
+    [{ KAFKA_SASL_MECHANISM: 'gssapi' }, 'KAFKA_SASL_MECHANISM', 'plain, scram-sha-256, scram-sha-512'],
+    [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'x' }, 'KAFKA_SASL_USERNAME', 'required'],
+    [{ KAFKA_TOPIC: 'has space' }, 'KAFKA_TOPIC', 'not a valid Kafka topic name'],
+    [{ PRODUCE_TOPICS: 'payment-done,bad/topic' }, 'PRODUCE_TOPICS', "'bad/topic'"],
+    [{ KAFKA_SESSION_TIMEOUT_MS: '3000' }, 'KAFKA_SESSION_TIMEOUT_MS', 'from 6000'],
+    [{ KAFKA_HEARTBEAT_INTERVAL_MS: '20000' }, 'KAFKA_HEARTBEAT_INTERVAL_MS', 'lower than KAFKA_SESSION_TIMEOUT_MS'],
+    [{ CONSUME_ON_FAILURE: 'ignore' }, 'CONSUME_ON_FAILURE', 'stop, dead-letter'],
+  ])('rejects %j naming %s', (env, variable, words) => {
+    const error = configError(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(variable);
+    expect(error.message).toContain(words);
+    expect(error.code).toBe('INVALID_CONFIG');
+  });
+});

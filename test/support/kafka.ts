@@ -1,0 +1,107 @@
+/** Test helpers against the real broker: unique names, topics, reading records back, offsets. */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
+import { inject } from 'vitest';
+
+/** `${prefix}-<random>`: every test owns its topics and groups. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export function testBrokers(): string[] {
+  return inject('kafkaBrokers');
+}
+
+/** A kafkajs client for the test's own checks (not the code under test). */
+export function testKafka(brokers: string[] = testBrokers()): Kafka {
+  return new Kafka({
+    clientId: uniqueName('test'),
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { retries: 5 },
+  });
+}
+
+/** Runs fn with a connected admin client and disconnects it afterwards. */
+export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>, brokers: string[] = testBrokers()): Promise<T> {
+  const admin = testKafka(brokers).admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Creates a topic with its leaders elected; returns its name. */
+export async function createTopic(topic: string, numPartitions = 3, brokers: string[] = testBrokers()): Promise<string> {
+  await withAdmin(async (admin) => {
+    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  }, brokers);
+  return topic;
+}
+
+/** Partition → latest (log end) offset, as the broker reports it. */
+export async function endOffsets(topic: string, brokers: string[] = testBrokers()): Promise<Map<number, string>> {
+  return withAdmin(async (admin) => {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map(({ partition, high }) => [partition, high]));
+  }, brokers);
+}
+
+export interface ReadRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+function toReadRecord(partition: number, message: KafkaMessage): ReadRecord {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString();
+  }
+  return {
+    partition,
+    offset: message.offset,
+    key: message.key === null ? null : message.key.toString(),
+    value: message.value === null ? null : message.value.toString(),
+    headers,
+  };
+}
+
+/**
+ * Reads `count` records from the start of a topic with a real consumer of its own group, waiting at most
+ * timeoutMs. Rejects with what it got when the records do not all arrive.
+ */
+export async function readRecords(topic: string, count: number, timeoutMs = 30_000, brokers: string[] = testBrokers()): Promise<ReadRecord[]> {
+  const consumer = testKafka(brokers).consumer({ groupId: uniqueName('reader'), sessionTimeout: 6_000, heartbeatInterval: 500 });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${records.length} of ${count} records from ${topic} in ${timeoutMs} ms`)), timeoutMs);
+      if (count === 0) {
+        clearTimeout(timer);
+        resolvePromise();
+        return;
+      }
+      consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          records.push(toReadRecord(partition, message));
+          if (records.length >= count) {
+            clearTimeout(timer);
+            resolvePromise();
+          }
+        },
+      }).catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}

@@ -1,0 +1,80 @@
+/** Starting the commands users run (npm scripts, serverless) as real processes and waiting on their output. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+export interface RunningProcess {
+  child: ChildProcessWithoutNullStreams;
+  /** Everything printed so far on stdout and stderr. */
+  output: () => string;
+  stdout: () => string;
+  /** Resolves when the output matches, rejects after timeoutMs or when the process exits first. */
+  waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  /** Sends a signal and waits for the exit (SIGKILL after timeoutMs). */
+  stop: (signal?: NodeJS.Signals, timeoutMs?: number) => Promise<number | string>;
+}
+
+/**
+ * Starts a command in its own process group (so a stop reaches npm's children too), with the test's
+ * KAFKA_BROKERS in its environment.
+ */
+export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
+  const child = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); notify(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); notify(); });
+  const exited = new Promise<number | string>((resolveExit) => {
+    child.on('exit', (code, signal) => { resolveExit(code ?? signal ?? 'unknown'); notify(); });
+  });
+  let exitValue: number | string | undefined;
+  void exited.then((value) => { exitValue = value; });
+  const output = () => stdout + stderr;
+
+  const waitForOutput = (pattern: RegExp, timeoutMs = 60_000) => new Promise<RegExpMatchArray>((resolveMatch, reject) => {
+    const check = () => {
+      const match = output().match(pattern);
+      if (match) {
+        cleanup();
+        resolveMatch(match);
+      } else if (exitValue !== undefined) {
+        cleanup();
+        reject(new Error(`process exited (${exitValue}) before printing ${pattern}:\n${output().slice(-4000)}`));
+      }
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output().slice(-4000)}`));
+    }, timeoutMs);
+    const cleanup = () => { clearTimeout(timer); listeners.delete(check); };
+    listeners.add(check);
+    check();
+  });
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000) => {
+    if (exitValue !== undefined) return exitValue;
+    const pid = child.pid;
+    if (pid !== undefined) {
+      try { process.kill(-pid, signal); } catch { /* already gone */ }
+    }
+    const timer = setTimeout(() => {
+      if (pid !== undefined) {
+        try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+      }
+    }, timeoutMs);
+    const value = await exited;
+    clearTimeout(timer);
+    return value;
+  };
+
+  return { child, output, stdout: () => stdout, waitForOutput, exited, stop };
+}

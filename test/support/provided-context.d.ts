@@ -1,0 +1,12 @@
+// What test/global-setup.ts provides to tests (inject('kafkaBrokers'), …).
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kafkaBrokers: string[];
+    /** How the suite's broker was provided. */
+    kafkaMode: 'external' | 'testcontainers' | 'jvm';
+    /** Port of the JVM broker (jvm mode only), for tests of kafka:up itself. */
+    kafkaPort: number;
+  }
+}
