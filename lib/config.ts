@@ -26,7 +26,7 @@ export interface ProduceConfig {
   /** How long a publish may take before it is answered 503 (PRODUCE_TIMEOUT_MS). */
   timeoutMs: number;
   /** `default` (Java client's murmur2) or `vip-users` (the shipped custom strategy example). */
-  partitioner: string;
+  partitioner: 'default' | 'vip-users';
   /** When set, /produce requires this value in `x-api-key` (PRODUCE_API_KEY). */
   apiKey: string | undefined;
 }
@@ -161,7 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxMessages: readInt(env, 'PRODUCE_MAX_MESSAGES', 500, 1, 10_000),
       maxBodyBytes: readInt(env, 'PRODUCE_MAX_BODY_BYTES', 1_048_576, 1_024, 6_291_456),
       timeoutMs: readInt(env, 'PRODUCE_TIMEOUT_MS', 5_000, 100, 120_000),
-      partitioner: readChoice(env, 'PRODUCE_PARTITIONER', 'default', ['default', 'vip-users']),
+      partitioner: readChoice<'default' | 'vip-users'>(env, 'PRODUCE_PARTITIONER', 'default', ['default', 'vip-users']),
       apiKey: read(env, 'PRODUCE_API_KEY'),
     },
     consume: {

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'INVALID_REQUEST'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
+  | 'FORBIDDEN'
   | 'TOPIC_NOT_ALLOWED'
   | 'TOPIC_NOT_FOUND'
   | 'GROUP_NOT_FOUND'
@@ -42,6 +43,13 @@ export class ValidationError extends KafkaFunctionsError {
   constructor(message: string, field?: string, code: ErrorCode = 'INVALID_REQUEST') {
     super(code, message);
     this.field = field;
+  }
+}
+
+/** The request lacks the credentials this endpoint requires (e.g. a valid `x-api-key`). */
+export class AccessDeniedError extends KafkaFunctionsError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
   }
 }
 

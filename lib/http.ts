@@ -9,6 +9,7 @@ import { KafkaFunctionsError, type ErrorCode } from './errors';
 const STATUS: Record<ErrorCode, number> = {
   INVALID_REQUEST: 400,
   RECORD_TOO_LARGE: 400,
+  FORBIDDEN: 403,
   TOPIC_NOT_ALLOWED: 403,
   TOPIC_NOT_FOUND: 404,
   GROUP_NOT_FOUND: 404,
