@@ -1,0 +1,39 @@
+/**
+ * POST /produce: one record or a batch into a Kafka topic; answers where each record landed.
+ * Thin: check access, parse, publish through lib/produce, map the result. Errors become HTTP in
+ * lib/http.ts. One log line per request, with API Gateway's request id as correlation id; no payload.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { getConfig } from '../lib/config';
+import { errorMessage } from '../lib/errors';
+import { errorResponse, httpStatusOf, jsonResponse } from '../lib/http';
+import { logger } from '../lib/logger';
+import { checkApiKey, checkTopicAllowed, parseProduceRequest } from '../lib/produce/produce-request';
+import { getPublishDependencies, publish } from '../lib/produce/publish';
+
+export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
+  const correlationId = event.requestContext?.requestId ?? context.awsRequestId;
+  const started = Date.now();
+  let topic: string | undefined;
+  let records: number | undefined;
+  try {
+    const { defaultTopic, produce } = getConfig();
+    checkApiKey(event.headers, produce.apiKey);
+    const request = parseProduceRequest(event, { defaultTopic, maxMessages: produce.maxMessages, maxBodyBytes: produce.maxBodyBytes });
+    topic = request.topic;
+    records = request.records.length;
+    checkTopicAllowed(request.topic, produce.allowedTopics);
+
+    const result = await publish(request, getPublishDependencies());
+
+    const partitions = [...new Set(result.results.map(({ partition }) => partition))].sort((a, b) => a - b);
+    logger.info('produced', { correlationId, topic, records, partitions, durationMs: Date.now() - started });
+    return jsonResponse(200, result);
+  } catch (error: unknown) {
+    const statusCode = httpStatusOf(error);
+    const fields = { correlationId, topic, records, statusCode, durationMs: Date.now() - started };
+    if (statusCode >= 500) logger.error('produce failed', { ...fields, error });
+    else logger.warn('produce refused', { ...fields, reason: errorMessage(error) });
+    return errorResponse(error);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The body of POST /produce, checked before anything is sent: one record or a batch, in the shapes the
+ * README documents. Everything here is pure (no Kafka), so every bad input is rejected with a clear
+ * 4xx and nothing is written. Checks that need the broker (topic exists, partition in range, record
+ * size against the topic's limit) live in publish.ts.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { AccessDeniedError, TopicNotAllowedError, ValidationError } from '../errors';
+
+export interface ProduceRecord {
+  /** null when the record has no key. */
+  key: string | null;
+  /** The bytes sent to Kafka: a string value as is, any other JSON value as its JSON text. */
+  value: string;
+  /** The value as the caller sent it (for partition strategies that look inside). */
+  parsedValue: unknown;
+  headers: Record<string, string>;
+  /** Requested partition; undefined lets the partitioner choose. */
+  partition: number | undefined;
+}
+
+export interface ProduceRequest {
+  topic: string;
+  records: ProduceRecord[];
+}
+
+/** The parts of an API Gateway (REST, v1) event this module reads. */
+export interface HttpRequest {
+  headers: Record<string, string | undefined> | null;
+  body: string | null;
+  isBase64Encoded: boolean;
+}
+
+export interface ProduceRequestLimits {
+  defaultTopic: string;
+  maxMessages: number;
+  maxBodyBytes: number;
+}
+
+const SINGLE_FIELDS = new Set(['topic', 'key', 'value', 'headers', 'partition']);
+const BATCH_FIELDS = new Set(['topic', 'messages']);
+const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition']);
+/** What Kafka accepts as a topic name (Topic.validate): legal characters, at most 249, not "." or "..". */
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
+const MAX_TOPIC_LENGTH = 249;
+
+/** A header, looked up case-insensitively (API Gateway and serverless-offline keep the sender's case). */
+export function headerValue(headers: HttpRequest['headers'], name: string): string | undefined {
+  if (headers === null) return undefined;
+  const wanted = name.toLowerCase();
+  for (const [header, value] of Object.entries(headers)) {
+    if (header.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** When an API key is configured (PRODUCE_API_KEY), the request must carry it in `x-api-key`. */
+export function checkApiKey(headers: HttpRequest['headers'], apiKey: string | undefined): void {
+  if (apiKey === undefined) return;
+  const given = headerValue(headers, 'x-api-key');
+  // Comparing digests in constant time: the answer's timing says nothing about how much of the key matched.
+  if (given === undefined || !timingSafeEqual(digest(given), digest(apiKey))) throw new AccessDeniedError('a valid x-api-key header is required');
+}
+
+function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Rejects a topic name the broker would reject (so the caller gets a 400, not a broker error). */
+export function validateTopicName(topic: unknown): string {
+  if (typeof topic !== 'string' || topic === '') throw new ValidationError('"topic" must be a non-empty string', 'topic');
+  if (topic.length > MAX_TOPIC_LENGTH) {
+    throw new ValidationError(`"topic" is ${topic.length} characters long; Kafka allows at most ${MAX_TOPIC_LENGTH}`, 'topic');
+  }
+  if (topic === '.' || topic === '..' || !LEGAL_TOPIC.test(topic)) {
+    throw new ValidationError(`"topic" '${topic}' is not a legal Kafka topic name (letters, digits, '.', '_', '-'; not '.' or '..')`, 'topic');
+  }
+  return topic;
+}
+
+/** Internal topics (`__consumer_offsets`, `__transaction_state`, any `__*`) are always refused; others must be allowed. */
+export function checkTopicAllowed(topic: string, allowedTopics: readonly string[]): void {
+  if (topic.startsWith('__') || !allowedTopics.includes(topic)) throw new TopicNotAllowedError(topic);
+}
+
+function parseRecord(raw: unknown, where: string, allowed: Set<string>): ProduceRecord {
+  if (!isPlainObject(raw)) throw new ValidationError(`${where} must be a JSON object`, where);
+  const unknown = Object.keys(raw).filter((field) => !allowed.has(field));
+  if (unknown.length > 0) throw new ValidationError(`${where} has unknown field(s): ${unknown.join(', ')}`, where);
+
+  const { key, value, headers, partition } = raw;
+  if (value === undefined || value === null) throw new ValidationError(`${where}.value is required (a string or any JSON value but null)`, `${where}.value`);
+  if (key !== undefined && key !== null && typeof key !== 'string') throw new ValidationError(`${where}.key must be a string`, `${where}.key`);
+
+  const recordHeaders: Record<string, string> = {};
+  if (headers !== undefined && headers !== null) {
+    if (!isPlainObject(headers)) throw new ValidationError(`${where}.headers must be an object of string values`, `${where}.headers`);
+    for (const [name, headerText] of Object.entries(headers)) {
+      if (typeof headerText !== 'string') throw new ValidationError(`${where}.headers.${name} must be a string`, `${where}.headers`);
+      recordHeaders[name] = headerText;
+    }
+  }
+
+  if (partition !== undefined && partition !== null && !(typeof partition === 'number' && Number.isInteger(partition) && partition >= 0)) {
+    throw new ValidationError(`${where}.partition must be a whole number from 0`, `${where}.partition`);
+  }
+
+  return {
+    key: typeof key === 'string' ? key : null,
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+    parsedValue: value,
+    headers: recordHeaders,
+    partition: typeof partition === 'number' ? partition : undefined,
+  };
+}
+
+/**
+ * Turns the HTTP request into a ProduceRequest or throws a ValidationError: 415 for a content type that
+ * is not JSON, 413 for a body over the limit, 400 for everything else that is malformed.
+ */
+export function parseProduceRequest(request: HttpRequest, limits: ProduceRequestLimits): ProduceRequest {
+  if (!isJsonContentType(headerValue(request.headers, 'content-type'))) {
+    throw new ValidationError('send the body as JSON with "Content-Type: application/json"', 'content-type', 'UNSUPPORTED_MEDIA_TYPE');
+  }
+  const bytes = request.body === null ? Buffer.alloc(0) : Buffer.from(request.body, request.isBase64Encoded ? 'base64' : 'utf8');
+  if (bytes.length > limits.maxBodyBytes) {
+    throw new ValidationError(`the body is ${bytes.length} bytes; the limit is ${limits.maxBodyBytes}`, 'body', 'PAYLOAD_TOO_LARGE');
+  }
+
+  let body: unknown;
+  try {
+    body = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ValidationError('the body is not valid JSON', 'body');
+  }
+  if (!isPlainObject(body)) throw new ValidationError('the body must be a JSON object', 'body');
+
+  const topic = validateTopicName(body.topic ?? limits.defaultTopic);
+
+  if (!('messages' in body)) return { topic, records: [parseRecord(body, 'record', SINGLE_FIELDS)] };
+
+  const mixed = Object.keys(body).filter((field) => !BATCH_FIELDS.has(field));
+  if (mixed.length > 0) {
+    throw new ValidationError(`a batch has only "topic" and "messages"; move ${mixed.join(', ')} into each message`, 'messages');
+  }
+  const { messages } = body;
+  if (!Array.isArray(messages)) throw new ValidationError('"messages" must be an array of records', 'messages');
+  if (messages.length === 0) throw new ValidationError('"messages" is empty', 'messages');
+  if (messages.length > limits.maxMessages) {
+    throw new ValidationError(`"messages" has ${messages.length} records; the limit is ${limits.maxMessages}`, 'messages');
+  }
+  return { topic, records: messages.map((message: unknown, index) => parseRecord(message, `messages[${index}]`, RECORD_FIELDS)) };
+}
