@@ -45,6 +45,12 @@ export interface ConsumeConfig {
   onFailure: FailurePolicy;
   /** Dead-letter topic; `{topic}` is replaced by the source topic. */
   deadLetterTopic: string;
+  /** How long one consume invocation runs when its input names no duration (CONSUME_DURATION_SECONDS). */
+  durationSeconds: number;
+  /** Module whose `processRecords`/`handler` receives the batches instead of functions/record-handler (CONSUME_HANDLER). */
+  handlerModule: string | undefined;
+  /** When set, batches are MSK events (`aws:kafka`) with this ARN; else `SelfManagedKafka` (CONSUME_EVENT_SOURCE_ARN). */
+  eventSourceArn: string | undefined;
 }
 
 export interface Config {
@@ -124,6 +130,12 @@ function readSasl(env: Env): KafkaConnectionConfig['sasl'] {
   return { mechanism: chosen, username, password };
 }
 
+function readArn(env: Env, name: string): string | undefined {
+  const arn = read(env, name);
+  if (arn !== undefined && !/^arn:[^:\s]+:kafka:/.test(arn)) throw new ConfigError(name, `expected an MSK cluster ARN (arn:aws:kafka:…), got '${arn}'`);
+  return arn;
+}
+
 /** Builds the config from an environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const defaultTopic = readTopic(env, 'KAFKA_TOPIC', 'payment-done');
@@ -174,6 +186,9 @@ export function loadConfig(env: Env = process.env): Config {
       retryBackoffMs: readInt(env, 'CONSUME_RETRY_BACKOFF_MS', 500, 0, 60_000),
       onFailure: readChoice<FailurePolicy>(env, 'CONSUME_ON_FAILURE', 'stop', ['stop', 'dead-letter']),
       deadLetterTopic: read(env, 'CONSUME_DEAD_LETTER_TOPIC') ?? '{topic}.dlq',
+      durationSeconds: readInt(env, 'CONSUME_DURATION_SECONDS', 60, 1, 86_400),
+      handlerModule: read(env, 'CONSUME_HANDLER'),
+      eventSourceArn: readArn(env, 'CONSUME_EVENT_SOURCE_ARN'),
     },
   };
 }
