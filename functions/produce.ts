@@ -1,7 +1,8 @@
 /**
  * POST /produce: one record or a batch into a Kafka topic; answers where each record landed.
  * Thin: check access, parse, publish through lib/produce, map the result. Errors become HTTP in
- * lib/http.ts. One log line per request, with API Gateway's request id as correlation id; no payload.
+ * lib/http.ts. One log line per request, with API Gateway's request id as correlation id (also returned in the
+ * `x-correlation-id` response header, to find the line); no payload.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { getConfig } from '../lib/config';
@@ -28,12 +29,13 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
 
     const partitions = [...new Set(result.results.map(({ partition }) => partition))].sort((a, b) => a - b);
     logger.info('produced', { correlationId, topic, records, partitions, durationMs: Date.now() - started });
-    return jsonResponse(200, result);
+    return jsonResponse(200, result, { 'x-correlation-id': correlationId });
   } catch (error: unknown) {
     const statusCode = httpStatusOf(error);
     const fields = { correlationId, topic, records, statusCode, durationMs: Date.now() - started };
     if (statusCode >= 500) logger.error('produce failed', { ...fields, error });
     else logger.warn('produce refused', { ...fields, reason: errorMessage(error) });
-    return errorResponse(error);
+    const response = errorResponse(error);
+    return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
   }
 }
