@@ -1,4 +1,5 @@
 /** lib/produce against the real broker: what a real consumer reads back, and offsets that do not move. */
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
 import { BrokerUnavailableError, KafkaFunctionsError } from '../lib/errors';
@@ -163,6 +164,27 @@ describe('publishing when the broker cannot be reached', () => {
       }
     } finally {
       await closePublishDependencies(unreachable);
+    }
+  });
+
+  it('answers BROKER_UNAVAILABLE at the deadline when a broker accepts connections but never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => { sockets.add(socket); });
+    await new Promise<void>((resolveListen) => silent.listen(0, '127.0.0.1', resolveListen));
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const hanging = dependenciesFor([`127.0.0.1:${address.port}`], { timeoutMs: 1_500 });
+    try {
+      const started = Date.now();
+      const error = await rejection(publish({ topic: 'payment-done', records: [record({ value: 'x' })] }, hanging));
+      expect(error).toBeInstanceOf(BrokerUnavailableError);
+      expect(error.message).toBe('Kafka did not answer within 1500 ms');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+      expect(Date.now() - started).toBeLessThan(2_500);
+    } finally {
+      await closePublishDependencies(hanging);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolveClose) => silent.close(resolveClose));
     }
   });
 });
