@@ -184,12 +184,15 @@ async function main(): Promise<void> {
   const java = await runJavaPerfTest(topicNames.java, []);
   const javaTuned = await runJavaPerfTest(topicNames.javaTuned, ['linger.ms=10', 'batch.size=262144']);
 
+  // Ratios against both Java runs: the defaults are the issue's yardstick, the tuned run is the fairer
+  // comparison with our batches of 500 (the Java producer then batches as much per request).
+  const vs = (value: number) => `${ratio(value, java)} of defaults, ${ratio(value, javaTuned)} of tuned`;
   const rows: [string, string, string][] = [
     ['kafka-producer-perf-test, defaults (yardstick)', `${java.toFixed(0)} records/s`, '1.00×'],
     ['kafka-producer-perf-test, linger.ms=10 batch.size=262144', `${javaTuned.toFixed(0)} records/s`, ratio(javaTuned, java)],
-    ['lib/produce publish, batches of 500', `${lib.toFixed(0)} records/s`, `${ratio(lib, java)} (target ≥ 0.8×)`],
-    ['POST /produce, batches of 500, 1 client', `${http1.toFixed(0)} records/s`, `${ratio(http1, java)} (target ≥ 0.3×)`],
-    ['POST /produce, batches of 500, 4 clients', `${http4.toFixed(0)} records/s`, ratio(http4, java)],
+    ['lib/produce publish, batches of 500', `${lib.toFixed(0)} records/s`, `${vs(lib)} (target ≥ 0.8×)`],
+    ['POST /produce, batches of 500, 1 client', `${http1.toFixed(0)} records/s`, `${vs(http1)} (target ≥ 0.3×)`],
+    ['POST /produce, batches of 500, 4 clients', `${http4.toFixed(0)} records/s`, vs(http4)],
     ['POST /produce, single record, p50', `${single.p50.toFixed(2)} ms`, '(target < 5 ms)'],
     ['POST /produce, single record, p99', `${single.p99.toFixed(2)} ms`, `mean ${single.mean.toFixed(2)} ms`],
   ];
