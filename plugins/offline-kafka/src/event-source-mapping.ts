@@ -1,0 +1,197 @@
+/**
+ * One event-source mapping under serverless offline: N real consumer-group members (lib/consumer's
+ * group member, the same code as the consume function) whose batches invoke the function through
+ * serverless-offline's runner. The member commits a batch only after the invocation resolved; a throw or
+ * a timeout is retried from the first uncommitted offset with backoff, one batch in flight per partition.
+ *
+ * The mapping supervises its members: a member that could not join (broker down at start) or crashed
+ * (broker gone later) is started again with backoff, so the mapping resumes by itself while HTTP keeps
+ * serving. A member that stopped because a batch failed `consume.maxAttempts` times with
+ * `CONSUME_ON_FAILURE=stop` is not restarted: its group keeps the offset, the next start retries it.
+ */
+import type { Kafka } from 'kafkajs';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { MSKRecord } from 'aws-lambda';
+import type { ConsumeConfig } from '../../../lib/config';
+import { startGroupMember, type GroupMember, type GroupMemberSummary } from '../../../lib/consumer/group-member';
+import type { KafkaEvent } from '../../../lib/consumer/lambda-event';
+import { errorMessage } from '../../../lib/errors';
+import type { MappingSpec } from './event-config';
+import { isLambdaTimeout } from './offline-runner';
+
+export type Invoke = (functionKey: string, event: KafkaEvent) => Promise<unknown>;
+
+export interface MappingOptions {
+  spec: MappingSpec;
+  kafka: Kafka;
+  logger: Logger;
+  consume: ConsumeConfig;
+  invoke: Invoke;
+  /** Backoff between restarts of a member that could not join or crashed. */
+  restartBackoffMs?: { initial: number; max: number };
+}
+
+interface InvocationSummary {
+  partitions: number[];
+  records: number;
+  firstOffset: number | undefined;
+  lastOffset: number | undefined;
+  offsets: Record<string, [number, number]>;
+}
+
+/** Partitions, record count and offsets of an event, for the per-invocation log line. */
+export function summariseEvent(event: KafkaEvent): InvocationSummary {
+  const partitions: number[] = [];
+  const offsets: Record<string, [number, number]> = {};
+  let records = 0;
+  let firstOffset: number | undefined;
+  let lastOffset: number | undefined;
+  for (const list of Object.values(event.records)) {
+    const first = list[0];
+    const last = list[list.length - 1];
+    if (first === undefined || last === undefined) continue;
+    partitions.push(first.partition);
+    offsets[String(first.partition)] = [first.offset, last.offset];
+    records += list.length;
+    firstOffset = firstOffset === undefined ? first.offset : Math.min(firstOffset, first.offset);
+    lastOffset = lastOffset === undefined ? last.offset : Math.max(lastOffset, last.offset);
+  }
+  return { partitions, records, firstOffset, lastOffset, offsets };
+}
+
+/** True when a member stopped because the failure policy gave up on a batch (not a broker problem). */
+function gaveUpOnBatch(summary: GroupMemberSummary): boolean {
+  // group-member.ts words these failures so: "the handler failed N times … (CONSUME_ON_FAILURE=stop)" and
+  // "could not write N records to the dead-letter topic after N failed attempts".
+  return summary.stoppedBecause === 'failed' && summary.error !== undefined && /CONSUME_ON_FAILURE=stop|dead-letter topic/.test(summary.error);
+}
+
+export class EventSourceMapping {
+  readonly spec: MappingSpec;
+  readonly #options: MappingOptions;
+  readonly #log: Logger;
+  readonly #members: (GroupMember | undefined)[] = [];
+  readonly #supervisors: Promise<void>[] = [];
+  #stopping = false;
+  #wakeUpAll = new Set<() => void>();
+
+  constructor(options: MappingOptions) {
+    this.spec = options.spec;
+    this.#options = options;
+    this.#log = options.logger.createChild({
+      persistentKeys: { mapping: options.spec.id, function: options.spec.functionKey, groupId: options.spec.groupId },
+    });
+  }
+
+  /** Starts the members in the background; returns at once (joining may take a while or wait for a broker). */
+  start(): void {
+    const { spec } = this;
+    this.#log.info('event source mapping started', {
+      eventType: spec.eventType,
+      eventSource: spec.eventSource.kind,
+      topic: spec.topic,
+      members: spec.members,
+      brokers: spec.brokers,
+      batchSize: spec.batchSize,
+      batchWindowMs: spec.batchWindowMs,
+      startingPosition: spec.startingPosition,
+      filterPatterns: spec.filter?.source,
+    });
+    for (let index = 0; index < spec.members; index += 1) {
+      this.#supervisors.push(this.#supervise(index));
+    }
+  }
+
+  /** The group members currently running (for tests and the shutdown log). */
+  memberIds(): string[] {
+    return this.#members.flatMap((member) => {
+      const id = member?.memberId();
+      return id === undefined ? [] : [id];
+    });
+  }
+
+  /** Each member finishes its batch in hand, commits and leaves the group; resolves when all have. */
+  async stop(): Promise<GroupMemberSummary[]> {
+    this.#stopping = true;
+    for (const wake of this.#wakeUpAll) wake();
+    const summaries = await Promise.all(this.#members.map((member) => member?.stop()));
+    await Promise.all(this.#supervisors);
+    return summaries.filter((summary): summary is GroupMemberSummary => summary !== undefined);
+  }
+
+  async #supervise(index: number): Promise<void> {
+    const backoff = this.#options.restartBackoffMs ?? { initial: 1_000, max: 30_000 };
+    let delay = backoff.initial;
+    while (!this.#stopping) {
+      const member = this.#startMember();
+      this.#members[index] = member;
+      member.joined.then(() => { delay = backoff.initial; }, () => undefined);
+      const summary = await member.done;
+      if (this.#stopping) return;
+      if (summary.stoppedBecause !== 'failed') return;
+      if (gaveUpOnBatch(summary)) {
+        this.#log.error('event source mapping stopped: a batch kept failing (CONSUME_ON_FAILURE=stop); restart offline to retry it', {
+          member: index, error: summary.error, recordsProcessed: summary.recordsProcessed,
+        });
+        return;
+      }
+      this.#log.warn('mapping member stopped, starting it again', { member: index, error: summary.error, retryInMs: delay });
+      await this.#sleep(delay);
+      delay = Math.min(delay * 2, backoff.max);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakeUpAll.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakeUpAll.add(wake);
+    });
+  }
+
+  #startMember(): GroupMember {
+    const { spec } = this;
+    const { consume, kafka } = this.#options;
+    const filter = spec.filter;
+    return startGroupMember({
+      kafka,
+      logger: this.#log,
+      groupId: spec.groupId,
+      topic: spec.topic,
+      startingPosition: spec.startingPosition,
+      batchSize: spec.batchSize,
+      batchWindowMs: spec.batchWindowMs,
+      sessionTimeoutMs: consume.sessionTimeoutMs,
+      heartbeatIntervalMs: consume.heartbeatIntervalMs,
+      rebalanceTimeoutMs: consume.rebalanceTimeoutMs,
+      maxAttempts: consume.maxAttempts,
+      retryBackoffMs: consume.retryBackoffMs,
+      onFailure: consume.onFailure,
+      deadLetterTopic: consume.deadLetterTopic,
+      eventSource: spec.eventSource,
+      invoke: (event) => this.#invoke(event),
+      ...(filter === undefined ? {} : { filter: (record: MSKRecord) => filter.matches(record) }),
+    });
+  }
+
+  /** One invocation through serverless-offline, with its log line; rethrows so the member retries. */
+  async #invoke(event: KafkaEvent): Promise<unknown> {
+    const started = performance.now();
+    const summary = summariseEvent(event);
+    try {
+      const result = await this.#options.invoke(this.spec.functionKey, event);
+      this.#log.info('function invoked', { ...summary, durationMs: Math.round(performance.now() - started), outcome: 'success' });
+      return result;
+    } catch (error) {
+      const outcome = isLambdaTimeout(error) ? 'timeout' : 'error';
+      this.#log.warn('function invoked', {
+        ...summary, durationMs: Math.round(performance.now() - started), outcome, error: errorMessage(error),
+      });
+      throw error;
+    }
+  }
+}

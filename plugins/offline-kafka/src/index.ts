@@ -1,0 +1,182 @@
+/**
+ * offline-kafka: runs the `msk` and `kafka` events of serverless.yml under `serverless offline start`,
+ * as AWS Lambda's event-source mappings run them: real consumer-group members poll the topic and invoke
+ * the function through serverless-offline's runner with the event AWS sends.
+ *
+ * List it BEFORE serverless-offline in `plugins:`. Hooks of one lifecycle event run in plugin order, and
+ * serverless-offline's own hooks block (ready waits for Ctrl-C) or end the process (end calls exit), so:
+ *   offline:start:init  (before offline's)  validate every event; a bad one stops the start, naming it;
+ *   offline:start:ready (before offline's)  HTTP is up: start the mappings in the background;
+ *   offline:start:end   (before offline's)  Ctrl-C/SIGTERM: members finish their batch, commit, leave.
+ */
+import type { Kafka } from 'kafkajs';
+import { loadConfig, type Config } from '../../../lib/config';
+import { createKafka } from '../../../lib/kafka-client';
+import { logger as sharedLogger } from '../../../lib/logger';
+import { errorMessage } from '../../../lib/errors';
+import { InvalidKafkaEventError, readMappings, readPluginSettings, type MappingSpec, type ServiceView } from './event-config';
+import { EventSourceMapping } from './event-source-mapping';
+import { OfflineRunner, runnerOptions } from './offline-runner';
+
+interface Serverless {
+  service: ServiceView;
+  classes?: { Error?: new (message: string, code?: string) => Error };
+}
+
+/** How long Ctrl-C waits for members to finish their batch and leave before offline exits anyway. */
+const STOP_TIMEOUT_MS = 20_000;
+/** How long the start-up topic check may take; a broker that does not answer by then is checked later. */
+const TOPIC_CHECK_TIMEOUT_MS = 3_000;
+
+const log = sharedLogger.createChild({ persistentKeys: { component: 'offline-kafka' } });
+
+export default class OfflineKafkaPlugin {
+  readonly hooks: Record<string, () => Promise<void>>;
+  readonly #serverless: Serverless;
+  readonly #cliOptions: Record<string, unknown>;
+  #config: Config | undefined;
+  #specs: MappingSpec[] = [];
+  #mappings: EventSourceMapping[] = [];
+  #runner: OfflineRunner | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(serverless: Serverless, cliOptions: Record<string, unknown> = {}) {
+    this.#serverless = serverless;
+    this.#cliOptions = cliOptions;
+    this.hooks = {
+      // Before offline's init, and before serverless-esbuild's watchers start when listed before it.
+      'before:offline:start:init': () => this.#init(),
+      'offline:start:ready': () => this.#ready(),
+      'offline:start:end': () => this.#end(),
+      // `serverless offline` (no `start`): serverless-offline runs everything inside one hook and exits on
+      // its own; the mappings start, but leaving the group on Ctrl-C is only best effort there.
+      'before:offline:start': () => this.#init(),
+      'offline:start': () => this.#startWithoutLifecycle(),
+    };
+  }
+
+  /** A serverless error stops the command with a plain message (no stack trace). */
+  #fail(error: unknown): never {
+    // serverless-esbuild's file watchers (started in its before:offline:start:init when it is listed
+    // first) keep the process alive after osls has printed the error: make sure the start really stops.
+    setTimeout(() => process.exit(1), 3_000).unref();
+    const ServerlessError = this.#serverless.classes?.Error;
+    const message = error instanceof InvalidKafkaEventError
+      ? `offline-kafka: invalid Kafka event for function '${error.functionKey ?? '?'}': ${error.message}`
+      : `offline-kafka: ${errorMessage(error)}`;
+    if (ServerlessError !== undefined) throw new ServerlessError(message, 'OFFLINE_KAFKA_INVALID_EVENT');
+    throw new Error(message);
+  }
+
+  async #init(): Promise<void> {
+    try {
+      this.#config = loadConfig(process.env);
+      this.#specs = readMappings(this.#serverless.service, this.#config);
+    } catch (error) {
+      this.#fail(error);
+    }
+    for (const spec of this.#specs.filter((candidate) => !candidate.enabled)) {
+      log.info('event source mapping disabled', { mapping: spec.id, function: spec.functionKey, topic: spec.topic });
+    }
+    const settings = readPluginSettings(this.#serverless.service.custom);
+    if (settings.checkTopics) await this.#checkTopics(this.#specs.filter((spec) => spec.enabled));
+  }
+
+  /** A topic that does not exist is an invalid event; a broker that does not answer is not (it may come up later). */
+  async #checkTopics(specs: MappingSpec[]): Promise<void> {
+    const config = this.#config;
+    if (config === undefined) return;
+    const byBrokers = new Map<string, MappingSpec[]>();
+    for (const spec of specs) {
+      const key = spec.brokers.join(',');
+      byBrokers.set(key, [...(byBrokers.get(key) ?? []), spec]);
+    }
+    for (const [brokers, group] of byBrokers) {
+      const kafka = createKafka({ ...config.kafka, brokers: brokers.split(','), connectionTimeoutMs: 1_000, retries: 0 }, log);
+      const admin = kafka.admin();
+      let topics: string[];
+      try {
+        const listing = (async () => {
+          await admin.connect();
+          return admin.listTopics();
+        })();
+        const timeout = new Promise<never>((_, reject) => {
+          setTimeout(() => reject(new Error(`no answer within ${TOPIC_CHECK_TIMEOUT_MS} ms`)), TOPIC_CHECK_TIMEOUT_MS).unref();
+        });
+        topics = await Promise.race([listing, timeout]);
+      } catch (error) {
+        log.warn('broker not reachable: topics not checked, the mappings will retry', { brokers, error: errorMessage(error) });
+        continue;
+      } finally {
+        void admin.disconnect().catch(() => undefined);
+      }
+      const missing = group.find((spec) => !topics.includes(spec.topic));
+      if (missing !== undefined) {
+        this.#fail(new InvalidKafkaEventError(`${missing.path}.topic`, `topic '${missing.topic}' does not exist on ${brokers}`, missing.functionKey));
+      }
+    }
+  }
+
+  async #ready(): Promise<void> {
+    const config = this.#config;
+    const enabled = this.#specs.filter((spec) => spec.enabled);
+    if (config === undefined || enabled.length === 0) return;
+    const functionKeys = [...new Set(enabled.map((spec) => spec.functionKey))];
+    const options = runnerOptions(this.#serverless.service.custom, this.#cliOptions);
+    const runner = await OfflineRunner.create(this.#serverless, options, functionKeys);
+    this.#runner = runner;
+    const kafkaByBrokers = new Map<string, Kafka>();
+    for (const spec of enabled) {
+      const key = spec.brokers.join(',');
+      let kafka = kafkaByBrokers.get(key);
+      if (kafka === undefined) {
+        kafka = createKafka({ ...config.kafka, brokers: spec.brokers }, log);
+        kafkaByBrokers.set(key, kafka);
+      }
+      const mapping = new EventSourceMapping({
+        spec, kafka, logger: log, consume: config.consume,
+        invoke: (functionKey, event) => runner.invoke(functionKey, event),
+      });
+      this.#mappings.push(mapping);
+      mapping.start();
+    }
+  }
+
+  /** Stops every mapping (finish, commit, leave) within STOP_TIMEOUT_MS, then frees the runner's workers. */
+  #end(): Promise<void> {
+    this.#stopped ??= this.#stopAll();
+    return this.#stopped;
+  }
+
+  async #stopAll(): Promise<void> {
+    if (this.#mappings.length === 0) return;
+    log.info('stopping event source mappings', { mappings: this.#mappings.map((mapping) => mapping.spec.id) });
+    const stopping = Promise.all(this.#mappings.map(async (mapping) => {
+      const summaries = await mapping.stop();
+      log.info('event source mapping stopped', {
+        mapping: mapping.spec.id,
+        groupId: mapping.spec.groupId,
+        recordsProcessed: summaries.reduce((sum, summary) => sum + summary.recordsProcessed, 0),
+        batches: summaries.reduce((sum, summary) => sum + summary.batches, 0),
+        retries: summaries.reduce((sum, summary) => sum + summary.retries, 0),
+        deadLettered: summaries.reduce((sum, summary) => sum + summary.deadLettered, 0),
+      });
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS); });
+    const outcome = await Promise.race([stopping.then(() => 'stopped' as const), timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      log.warn('event source mappings did not stop in time; the broker drops their members after the session timeout', { timeoutMs: STOP_TIMEOUT_MS });
+    }
+    await this.#runner?.cleanup().catch((error: unknown) => log.warn('lambda runner cleanup failed', { error: errorMessage(error) }));
+  }
+
+  async #startWithoutLifecycle(): Promise<void> {
+    await this.#ready();
+    const onSignal = () => { void this.#end(); };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+}
+
