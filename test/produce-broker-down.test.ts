@@ -75,6 +75,7 @@ describe('POST /produce when the broker cannot be reached', () => {
     }
     const partition = partitionForKey(Buffer.from('user1'), 3);
     expect(answer).toMatchObject({ status: 200, body: { topic: 'payment-done', results: [{ key: 'user1', partition }] } });
+    expect(offline.process.output().match(/"message":"kafka producer connected"/g) ?? []).toHaveLength(1);
     const [read] = await readRecords('payment-done', 1, 30_000, [`localhost:${port}`]);
     expect(read).toMatchObject({ key: 'user1', value: 'hi there', partition });
   });

@@ -111,6 +111,14 @@ describe('POST /produce through serverless offline', () => {
   });
 });
 
+describe('the producer behind POST /produce', () => {
+  it('connects once and is reused by every later request (no connect per request)', async () => {
+    for (let i = 0; i < 3; i += 1) produced(await post({ topic: main, key: `reuse-${i}`, value: 'x' }));
+    const connects = offline.process.output().match(/"message":"kafka producer connected"/g) ?? [];
+    expect(connects).toHaveLength(1);
+  });
+});
+
 describe('bad input to POST /produce gets a clear JSON error and writes nothing', () => {
   const oversizedBatch = { topic: main, messages: Array.from({ length: 501 }, (_, i) => ({ value: i })) };
   const cases: [string, unknown, Record<string, string | null>, number, string][] = [

@@ -20,8 +20,13 @@ export interface Connection<T> {
   close(): Promise<void>;
 }
 
+export interface ConnectionEvents {
+  connected?: () => void;
+  discarded?: () => void;
+}
+
 /** Memoises a connected client; a failed connect is forgotten, so the next call tries again. */
-export function lazyConnection<T extends Connectable>(create: () => T): Connection<T> {
+export function lazyConnection<T extends Connectable>(create: () => T, events: ConnectionEvents = {}): Connection<T> {
   let current: { client: T; ready: Promise<T> } | undefined;
   const drop = (entry: { client: T }) => {
     if (current === entry) current = undefined;
@@ -31,14 +36,22 @@ export function lazyConnection<T extends Connectable>(create: () => T): Connecti
     get() {
       if (current === undefined) {
         const client = create();
-        const entry = { client, ready: client.connect().then(() => client) };
+        const entry = {
+          client,
+          ready: client.connect().then(() => {
+            events.connected?.();
+            return client;
+          }),
+        };
         current = entry;
         entry.ready.catch(() => drop(entry));
       }
       return current.ready;
     },
     discard() {
-      if (current !== undefined) drop(current);
+      if (current === undefined) return;
+      drop(current);
+      events.discarded?.();
     },
     async close() {
       const entry = current;

@@ -6,7 +6,9 @@
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { getConfig } from '../config';
 import { BrokerUnavailableError, KafkaFunctionsError, TopicNotFoundError, ValidationError } from '../errors';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { getKafka } from '../kafka-client';
+import { logger } from '../logger';
 import { createPartitioner, type Partitioner } from './partitioners';
 import type { ProduceRecord, ProduceRequest } from './produce-request';
 import { createProduceProducer, createTopicInfoCache, lazyConnection, type Connection, type TopicInfo, type TopicInfoSource } from './producer';
@@ -35,9 +37,17 @@ export interface PublishResult {
 export const TOPIC_METADATA_TTL_MS = 10_000;
 
 /** The clients and strategy for a Kafka instance; tests and the benchmark build their own. */
-export function createPublishDependencies(kafka: Kafka, options: { partitioner: Partitioner; timeoutMs: number }): PublishDependencies {
+export function createPublishDependencies(
+  kafka: Kafka,
+  options: { partitioner: Partitioner; timeoutMs: number },
+  log: Logger = logger,
+): PublishDependencies {
   return {
-    producer: lazyConnection(() => createProduceProducer(kafka)),
+    // Logged so that an operator (and a test) can see the producer connect once, not per request.
+    producer: lazyConnection(() => createProduceProducer(kafka), {
+      connected: () => log.info('kafka producer connected'),
+      discarded: () => log.warn('kafka producer dropped after a failure; the next request connects a new one'),
+    }),
     topics: createTopicInfoCache(lazyConnection(() => kafka.admin()), TOPIC_METADATA_TTL_MS),
     ...options,
   };
