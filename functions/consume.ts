@@ -9,17 +9,22 @@
  * every client, so the process exits. The result is the member's summary.
  */
 import { getConfig } from '../lib/config';
-import { getKafka } from '../lib/kafka-client';
+import { createConsumerKafka } from '../lib/consumer/consumer-kafka';
 import { logger } from '../lib/logger';
 import type { GroupMemberSummary } from '../lib/consumer/group-member';
 import { loadRecordProcessor, parseConsumeRequest, runConsumeSession, sessionError } from '../lib/consumer/consume-session';
 import { processRecords } from './record-handler';
+import type { Kafka } from 'kafkajs';
+
+// One Kafka instance per process, reused by warm invocations.
+let kafka: Kafka | undefined;
 
 export const handler = async (event: unknown): Promise<GroupMemberSummary> => {
   const config = getConfig();
   const request = parseConsumeRequest(event, config, config.consume.durationSeconds);
   const processor = await loadRecordProcessor(config, processRecords);
-  const summary = await runConsumeSession(request, { kafka: getKafka(), logger, config, processor, handleSignals: true });
+  kafka ??= createConsumerKafka(config.kafka, logger);
+  const summary = await runConsumeSession(request, { kafka, logger, config, processor, handleSignals: true });
   const error = sessionError(summary);
   if (error !== undefined) throw error;
   return summary;

@@ -1,0 +1,123 @@
+/** Helpers for the consume tests: start members through the users' commands, read their JSON log lines. */
+import { Partitioners } from 'kafkajs';
+import { startProcess, type RunningProcess } from './processes';
+import { testKafka, withAdmin } from './kafka';
+
+export type LogLine = Record<string, unknown> & { message?: string };
+
+export interface ProcessedRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+  memberId: string;
+  member: string;
+}
+
+export interface Member {
+  name: string;
+  process: RunningProcess;
+}
+
+/** `npm run consume -- --topic … --group … <args>` in its own process group. */
+export function startConsumeCli(name: string, topic: string, groupId: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Member {
+  return {
+    name,
+    process: startProcess('npm', ['run', '-s', 'consume', '--', '--topic', topic, '--group', groupId, ...args], { FORCE_COLOR: '0', ...env }),
+  };
+}
+
+/** `npx serverless invoke local -f consume --data '{…}'` in its own process group. */
+export function startConsumeInvoke(name: string, data: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Member {
+  return {
+    name,
+    process: startProcess('npx', ['serverless', 'invoke', 'local', '-f', 'consume', '--data', JSON.stringify(data)], { FORCE_COLOR: '0', ...env }),
+  };
+}
+
+/** Every JSON object line a process printed on stdout. */
+export function logLines(member: Member): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of member.process.stdout().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as LogLine);
+    } catch {
+      // a pretty-printed result (invoke local) spans lines; only single-line logs are read here
+    }
+  }
+  return lines;
+}
+
+export function processed(member: Member): ProcessedRecord[] {
+  return logLines(member)
+    .filter((line) => line.message === 'record processed')
+    .map((line) => ({
+      partition: Number(line.partition),
+      offset: Number(line.offset),
+      key: typeof line.key === 'string' ? line.key : null,
+      value: typeof line.value === 'string' ? line.value : null,
+      memberId: String(line.memberId),
+      member: member.name,
+    }));
+}
+
+/** Partitions of the member's latest "group joined" line (undefined before it joined). */
+export function latestAssignment(member: Member, topic: string): number[] | undefined {
+  const joins = logLines(member).filter((line) => line.message === 'group joined');
+  const last = joins[joins.length - 1];
+  if (last === undefined) return undefined;
+  const assignment = last.assignment as Record<string, number[]> | undefined;
+  return [...(assignment?.[topic] ?? [])].sort((a, b) => a - b);
+}
+
+/** Polls until check() returns a value that is not undefined, or fails after timeoutMs with describe(). */
+export async function waitUntil<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, describe: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+  }
+}
+
+/** Waits until the members' latest assignments give each listed member exactly one partition, all distinct, covering `partitions`. */
+export function waitForOnePartitionEach(members: Member[], topic: string, partitions: number[], timeoutMs = 60_000): Promise<Map<string, number>> {
+  return waitUntil(() => {
+    const held = new Map<string, number>();
+    for (const member of members) {
+      const assignment = latestAssignment(member, topic);
+      if (assignment === undefined || assignment.length !== 1 || assignment[0] === undefined) return undefined;
+      held.set(member.name, assignment[0]);
+    }
+    const covered = new Set(held.values());
+    return covered.size === partitions.length && partitions.every((p) => covered.has(p)) ? held : undefined;
+  }, timeoutMs, () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}\n${member.process.output().slice(-1500)}`).join('\n'));
+}
+
+/** Produces `count` records keyed key-(i mod keys), values value-i, with the Java client's partitioner. */
+export async function produceKeyed(topic: string, count: number, keys: number, from = 0): Promise<void> {
+  const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    const messages = Array.from({ length: count }, (_, index) => ({ key: `key-${(from + index) % keys}`, value: `value-${from + index}` }));
+    await producer.send({ topic, messages });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** The group's committed offsets by partition (-1: none). */
+export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
+  return withAdmin(async (admin) => {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((offsets?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
+  });
+}
+
+/** The last summary a member logged ("group left" line). */
+export function summaryOf(member: Member): LogLine | undefined {
+  return logLines(member).filter((line) => line.message === 'group left').pop();
+}
