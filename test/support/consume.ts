@@ -35,10 +35,10 @@ export function startConsumeInvoke(name: string, data: Record<string, unknown>, 
   };
 }
 
-/** Every JSON object line a process printed on stdout. */
+/** Every JSON object line a process printed (Powertools writes INFO to stdout, WARN and ERROR to stderr). */
 export function logLines(member: Member): LogLine[] {
   const lines: LogLine[] = [];
-  for (const line of member.process.stdout().split('\n')) {
+  for (const line of member.process.output().split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
       const parsed: unknown = JSON.parse(line);
