@@ -178,10 +178,10 @@ function readMapping(
     throw new InvalidKafkaEventError(`${path}.topic`, `expected a Kafka topic name, got ${JSON.stringify(topic)}`, functionKey);
   }
   const batchSize = readWholeNumber(event.batchSize, `${path}.batchSize`, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE, functionKey);
-  const window = event.maximumBatchingWindow ?? DEFAULT_WINDOW_SECONDS;
-  if (typeof window !== 'number' || !Number.isFinite(window) || window < 0 || window > MAX_WINDOW_SECONDS) {
-    throw new InvalidKafkaEventError(`${path}.maximumBatchingWindow`, `expected seconds from 0 to ${MAX_WINDOW_SECONDS}, got ${JSON.stringify(window)}`, functionKey);
-  }
+  // Unset, Lambda waits 0.5 s for Kafka; set, it takes whole seconds (MaximumBatchingWindowInSeconds).
+  const window = event.maximumBatchingWindow === undefined
+    ? DEFAULT_WINDOW_SECONDS
+    : readWholeNumber(event.maximumBatchingWindow, `${path}.maximumBatchingWindow`, 0, 0, MAX_WINDOW_SECONDS, functionKey);
   const enabled = readBoolean(event.enabled, `${path}.enabled`, true, functionKey);
   const startingPosition = readStartingPosition(event, path, functionKey);
 

@@ -120,7 +120,7 @@ export class EventSourceMapping {
   }
 
   async #supervise(index: number): Promise<void> {
-    const backoff = this.#options.restartBackoffMs ?? { initial: 1_000, max: 30_000 };
+    const backoff = this.#options.restartBackoffMs ?? { initial: 1_000, max: 5_000 };
     let delay = backoff.initial;
     while (!this.#stopping) {
       const member = this.#startMember();

@@ -1,0 +1,91 @@
+/** Helpers for the offline-kafka plugin tests: service files, offline's JSON log lines, a TCP proxy, waiting. */
+import { copyFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { uniqueName } from './kafka';
+import { REPO_ROOT } from './processes';
+
+/**
+ * osls only takes `--config` files from the service folder (the working directory), so a service file of
+ * test/fixtures/offline-kafka is copied to the repository root under a git-ignored name.
+ */
+export function serviceFile(fixture: string): { config: string; remove: () => void } {
+  const config = `.offline-kafka-test-${uniqueName(fixture)}.yml`;
+  copyFileSync(join(REPO_ROOT, 'test', 'fixtures', 'offline-kafka', `${fixture}.yml`), join(REPO_ROOT, config));
+  return { config, remove: () => rmSync(join(REPO_ROOT, config), { force: true }) };
+}
+
+export type LogLine = Record<string, unknown> & { message?: unknown };
+
+/** Every JSON object line of a process's output (Powertools logs, the fixture handlers' lines). */
+export function jsonLines(output: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of output.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith('{')) continue;
+    try {
+      const parsed: unknown = JSON.parse(trimmed);
+      if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as LogLine);
+    } catch {
+      // not a whole JSON line
+    }
+  }
+  return lines;
+}
+
+export interface FixtureRecord {
+  function: string;
+  eventSource: string;
+  eventSourceArn?: string;
+  bootstrapServers: string;
+  recordsKey: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, number[]>[];
+}
+
+/** The records the fixture handlers logged (`"fixture record"`), optionally of one topic. */
+export function fixtureRecords(output: string, topic?: string): FixtureRecord[] {
+  return jsonLines(output)
+    .filter((line) => line.message === 'fixture record' && (topic === undefined || line.topic === topic))
+    .map((line) => line as unknown as FixtureRecord);
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after timeoutMs with `what`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** A TCP proxy on `port` to `target` (host:port): a bootstrap address that can be down, then up. */
+export async function startTcpProxy(port: number, target: string): Promise<{ close: () => Promise<void> }> {
+  const [host = 'localhost', targetPort = '9092'] = target.split(':');
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host, port: Number(targetPort) });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => { client.destroy(); upstream.destroy(); });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve());
+  });
+  return {
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
