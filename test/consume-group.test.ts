@@ -137,6 +137,33 @@ describe('consume: members of one consumer group', () => {
     await expectCommittedToEnd(groupId, topic);
   });
 
+  it('a handler slower than the session timeout keeps its partition, because the member heartbeats while the handler runs', async () => {
+    // Prepare: a 6 s session and a handler that takes 8 s after logging its records.
+    const env = { ...FAST_SESSION, CONSUME_HANDLER: 'test/fixtures/test-record-handler.ts', TEST_HANDLER_DELAY_MS: '8000' };
+    const topic = await createTopic(uniqueName('consume-slow'), 1);
+    const groupId = uniqueName('group-slow');
+    const busy = track(startConsumeCli('busy', topic, groupId, [], env));
+    await waitUntil(() => (latestAssignment(busy, topic)?.join() === '0' ? true : undefined), 60_000, () => busy.process.output().slice(-2000));
+    const idle = track(startConsumeCli('idle', topic, groupId, [], env));
+    await waitUntil(() => (latestAssignment(idle, topic)?.length === 0 && latestAssignment(busy, topic)?.join() === '0' ? true : undefined),
+      60_000, () => `${JSON.stringify(latestAssignment(busy, topic))} ${JSON.stringify(latestAssignment(idle, topic))}`);
+    const stdoutBefore = busy.process.stdout().length;
+
+    // Act
+    await produceKeyed(topic, 3, 3);
+    await waitUntil(async () => ((await committedOffsets(groupId, topic)).get(0) === 3 ? true : undefined), 40_000, () => busy.process.output().slice(-2000));
+    await Promise.all([busy, idle].map((member) => member.process.stop('SIGINT', 30_000)));
+
+    // Assess
+    expect(processed(busy).map(({ offset }) => offset)).toEqual([0, 1, 2]);
+    expect(processed(idle)).toEqual([]);
+    // Nothing happened to the group while the handler ran: no rejoin, no rebalance, no refused commit.
+    const busyLog = busy.process.stdout().slice(stdoutBefore);
+    expect(busyLog).not.toMatch(/"message":"group joined"/);
+    expect(busyLog).not.toMatch(/"message":"group rebalancing"/);
+    expect(busy.process.output()).not.toMatch(/"message":"commit refused"/);
+  });
+
   it('a member killed with SIGKILL mid-stream loses its partition after the session timeout; every record is processed at least once and duplicates come only from its uncommitted batch', async () => {
     // Prepare
     const topic = await createTopic(uniqueName('consume-kill'), 3);

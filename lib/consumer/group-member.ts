@@ -496,7 +496,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     durationTimer = setTimeout(() => void requestStop('duration'), options.durationMs);
   }
   start().catch((error: unknown) => {
-    failure = `could not start the member of ${groupId} on ${topic}: ${errorMessage(error)}`;
+    const missingTopic = typeof error === 'object' && error !== null && 'type' in error && error.type === 'UNKNOWN_TOPIC_OR_PARTITION';
+    failure = `could not start the member of ${groupId} on ${topic}: ${missingTopic ? `topic '${topic}' does not exist` : errorMessage(error)}`;
     logger.error('member failed', { groupId, topic, error: failure });
     rejectJoined(error);
     void requestStop('failed');
