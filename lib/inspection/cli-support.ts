@@ -1,0 +1,25 @@
+/**
+ * What the inspect commands share: a Kafka client whose kafkajs logs stay quiet unless asked for (a command
+ * prints one clear line, not the client's retry chatter), and one way to report an error.
+ */
+import type { Kafka } from 'kafkajs';
+import { getConfig, type Config } from '../config';
+import { errorMessage } from '../errors';
+import { createKafka } from '../kafka-client';
+import { logger } from '../logger';
+import { inspectionError } from './kafka-errors';
+
+/** Exit code for a command line we do not understand (as getopt tools do). */
+export const USAGE_EXIT = 2;
+export const FAILURE_EXIT = 1;
+
+export function commandKafka(config: Config = getConfig()): Kafka {
+  // POWERTOOLS_LOG_LEVEL set explicitly (e.g. DEBUG) turns the client's logs back on, on stderr/stdout as usual.
+  const log = process.env.POWERTOOLS_LOG_LEVEL === undefined ? logger.createChild({ logLevel: 'SILENT' }) : logger;
+  return createKafka(config.kafka, log);
+}
+
+/** `Error: <message>` as Kafka's tools print it, for an error met while talking to the cluster. */
+export function errorLine(error: unknown, brokers: readonly string[]): string {
+  return `Error: ${errorMessage(inspectionError(error, brokers))}`;
+}
