@@ -20,6 +20,7 @@ const topics = {
   selfManaged: uniqueName('ok-self'),
   throwsOnce: uniqueName('ok-throws'),
   timesOutOnce: uniqueName('ok-timeout'),
+  alwaysThrows: uniqueName('ok-always-throws'),
   disabled: uniqueName('ok-disabled'),
   filtered: uniqueName('ok-filtered'),
   latest: uniqueName('ok-latest'),
@@ -122,6 +123,7 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
       TOPIC_SELF: topics.selfManaged,
       TOPIC_THROWS: topics.throwsOnce,
       TOPIC_TIMEOUT: topics.timesOutOnce,
+      TOPIC_ALWAYS_THROWS: topics.alwaysThrows,
       TOPIC_DISABLED: topics.disabled,
       TOPIC_FILTERED: topics.filtered,
       TOPIC_LATEST: topics.latest,
@@ -132,7 +134,7 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
     };
     offline = await startService();
     // Every mapping whose brokers answer joins its group after offline is ready.
-    for (const group of [groups.recorder, groups.throwsOnce, groups.timesOutOnce, groups.filtered, groups.latest, groups.atTimestamp]) {
+    for (const group of [defaultGroup('alwaysThrows'), groups.recorder, groups.throwsOnce, groups.timesOutOnce, groups.filtered, groups.latest, groups.atTimestamp]) {
       await waitFor(`group ${group} joined`, () => joinedGroup(offline.process.output(), group), 30_000);
     }
   });
@@ -148,7 +150,7 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
     const output = offline.process.output();
     const started = jsonLines(output).filter((line) => line.message === 'event source mapping started');
     expect(started.map((line) => line.function).sort()).toEqual(
-      ['atTimestamp', 'filtered', 'latest', 'recorder', 'selfManaged', 'throwsOnce', 'timesOutOnce'],
+      ['alwaysThrows', 'atTimestamp', 'filtered', 'latest', 'recorder', 'selfManaged', 'throwsOnce', 'timesOutOnce'],
     );
     expect(started.find((line) => line.function === 'recorder')).toMatchObject({
       eventType: 'msk', topic: topics.recorder, groupId: recorderGroup, members: 1, batchSize: 10, batchWindowMs: 0,
@@ -232,6 +234,17 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
     expect(Number(timedOut?.durationMs)).toBeLessThan(4_000);
     expect(calls.filter((call) => call.outcome === 'success').reduce((sum, call) => sum + Number(call.records), 0)).toBe(2);
     expect(fixtureRecords(output, topics.timesOutOnce).map((record) => record.value).sort()).toEqual(['t1', 't2']);
+  });
+
+  it('stops a mapping whose function keeps failing after CONSUME_MAX_ATTEMPTS, keeping its offset, while HTTP keeps serving', async () => {
+    await produceOverHttp(topics.alwaysThrows, [{ key: 'a', value: 'poison' }]);
+    const stopped = await waitFor('the mapping to give up', () => jsonLines(offline.process.output())
+      .find((line) => String(line.message).startsWith('event source mapping stopped: a batch kept failing') && line.function === 'alwaysThrows'), 20_000);
+    expect(String(stopped.error)).toContain('the handler failed 3 times');
+    expect(invocations(offline.process.output(), 'alwaysThrows').map((call) => call.outcome)).toEqual(['error', 'error', 'error']);
+    const [committed] = await withAdmin((admin) => admin.fetchOffsets({ groupId: defaultGroup('alwaysThrows'), topics: [topics.alwaysThrows] }));
+    expect(committed?.partitions.every(({ offset }) => offset === '-1')).toBe(true);
+    expect((await fetch(`${offline.baseUrl}/ping`)).status).toBe(200);
   });
 
   it('passes only records matching filterPatterns to the function and commits the others too', async () => {

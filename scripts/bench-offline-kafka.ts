@@ -1,0 +1,246 @@
+/**
+ * npm run bench:offline — how fast Kafka-triggered functions run under `serverless offline start`.
+ *
+ * Same broker, same run, same backlog of records (default 100 000 × 100 B over 3 partitions):
+ *   1. the consume member (lib/consumer/group-member) in this process, its invoke a no-op;
+ *   2. the offline-kafka plugin: the same member code, each batch invoking a no-op function through
+ *      serverless-offline's runner (worker thread, structured clone of the event);
+ *   3. the same with `serverless offline start --useInProcess` (handler in offline's own thread);
+ * each timed from its group join until the broker shows every offset committed; batch size 100 (Lambda's
+ * default), window 0. Then produce→function latency with window 0: one record at a time, `sentAt` in the
+ * value, the function logs how long it took (both paths).
+ *
+ * Options: --records N (100000) --batch-size N (100) --latency-samples N (100). KAFKA_BROKERS else localhost:9092.
+ */
+import { copyFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import { loadConfig } from '../lib/config';
+import { startGroupMember } from '../lib/consumer/group-member';
+import type { KafkaEvent } from '../lib/consumer/lambda-event';
+
+const ROOT = resolve(__dirname, '..');
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const raw = index >= 0 ? process.argv[index + 1] : undefined;
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} expects a whole number, got ${raw}`);
+  return value;
+}
+
+const RECORDS = option('records', 100_000);
+const BATCH_SIZE = option('batch-size', 100);
+const LATENCY_SAMPLES = option('latency-samples', 100);
+const config = loadConfig(process.env);
+const brokers = config.kafka.brokers;
+const kafka = new Kafka({ clientId: 'bench-offline-kafka', brokers, logLevel: logLevel.NOTHING });
+const quiet = new Logger({ serviceName: 'bench-offline-kafka', logLevel: 'ERROR' });
+const name = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function produceBacklog(topic: string, count: number): Promise<number> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const value = 'x'.repeat(100);
+  const started = performance.now();
+  const inFlight: Promise<unknown>[] = [];
+  for (let sent = 0; sent < count; sent += 1_000) {
+    const messages = Array.from({ length: Math.min(1_000, count - sent) }, (_, index) => ({ key: String((sent + index) % 97), value }));
+    inFlight.push(producer.send({ topic, messages }));
+    if (inFlight.length >= 4) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  await producer.disconnect();
+  return (performance.now() - started) / 1000;
+}
+
+/** Resolves with the time (ms since epoch) at which the group's committed offsets reached the end offsets. */
+async function whenCommitted(groupId: string, topic: string, timeoutMs = 600_000): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const byPartition = new Map((committed?.partitions ?? []).map(({ partition, offset }) => [partition, offset]));
+      if (ends.every(({ partition, high }) => byPartition.get(partition) === high)) return Date.now();
+      await new Promise((resolvePoll) => setTimeout(resolvePoll, 50));
+    }
+    throw new Error(`group ${groupId} did not commit ${topic} to its end within ${timeoutMs} ms`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function memberOptions(groupId: string, topic: string, invoke: (event: KafkaEvent) => Promise<unknown>) {
+  const { consume } = config;
+  return {
+    kafka, logger: quiet, groupId, topic, startingPosition: 'TRIM_HORIZON' as const,
+    batchSize: BATCH_SIZE, batchWindowMs: 0,
+    sessionTimeoutMs: consume.sessionTimeoutMs, heartbeatIntervalMs: consume.heartbeatIntervalMs, rebalanceTimeoutMs: consume.rebalanceTimeoutMs,
+    maxAttempts: consume.maxAttempts, retryBackoffMs: consume.retryBackoffMs, onFailure: consume.onFailure, deadLetterTopic: consume.deadLetterTopic,
+    eventSource: { kind: 'SelfManagedKafka' as const, bootstrapServers: brokers },
+    invoke,
+  };
+}
+
+/** 1. The consume member in this process, no-op invoke. */
+async function benchMember(topic: string): Promise<number> {
+  const groupId = name('bench-member');
+  const member = startGroupMember(memberOptions(groupId, topic, async () => undefined));
+  await member.joined;
+  const joinedAt = Date.now();
+  const doneAt = await whenCommitted(groupId, topic);
+  await member.stop();
+  return RECORDS / ((doneAt - joinedAt) / 1000);
+}
+
+async function memberLatency(topic: string): Promise<number[]> {
+  const samples: number[] = [];
+  let arrived: (() => void) | undefined;
+  const member = startGroupMember(memberOptions(name('bench-member-latency'), topic, async (event) => {
+    const now = Date.now();
+    for (const records of Object.values(event.records)) {
+      for (const record of records) {
+        samples.push(now - (JSON.parse(Buffer.from(record.value, 'base64').toString('utf8')) as { sentAt: number }).sentAt);
+      }
+    }
+    arrived?.();
+  }));
+  await member.joined;
+  await sendProbes(topic, () => new Promise<void>((resolveArrival) => { arrived = resolveArrival; }));
+  await member.stop();
+  return samples;
+}
+
+/** Sends LATENCY_SAMPLES records one at a time, each after the previous one arrived. */
+async function sendProbes(topic: string, nextArrival: () => Promise<void>): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  for (let index = 0; index < LATENCY_SAMPLES; index += 1) {
+    const arrival = nextArrival();
+    await producer.send({ topic, messages: [{ key: String(index), value: JSON.stringify({ sentAt: Date.now() }) }] });
+    await Promise.race([arrival, new Promise((_, reject) => setTimeout(() => reject(new Error(`probe ${index} did not arrive in 10 s`)), 10_000))]);
+  }
+  await producer.disconnect();
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** 2. The plugin under the real `serverless offline start`: throughput of `sink`, latency of `latency`. */
+async function benchOffline(topic: string, latencyTopic: string, extraArgs: string[] = []): Promise<{ rate: number; latencies: number[] }> {
+  const serviceConfig = `.offline-kafka-test-${name('bench')}.yml`;
+  copyFileSync(join(ROOT, 'test', 'fixtures', 'offline-kafka', 'bench.yml'), join(ROOT, serviceConfig));
+  const group = name('bench-offline');
+  const latencyGroup = name('bench-offline-latency');
+  let output = '';
+  const waiters = new Set<() => void>();
+  const child = spawn('npx', ['serverless', 'offline', 'start', '--config', serviceConfig, '--httpPort', String(await freePort()), '--lambdaPort', String(await freePort()), ...extraArgs], {
+    cwd: ROOT, detached: true,
+    env: { ...process.env, FORCE_COLOR: '0', KAFKA_BROKERS: brokers.join(','), BENCH_TOPIC: topic, BENCH_GROUP: group, BENCH_BATCH_SIZE: String(BATCH_SIZE), LATENCY_TOPIC: latencyTopic, LATENCY_GROUP: latencyGroup },
+  });
+  const collect = (chunk: Buffer) => { output += chunk.toString(); waiters.forEach((wake) => wake()); };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const lines = () => output.split('\n').filter((line) => line.startsWith('{')).flatMap((line) => {
+    try { return [JSON.parse(line) as Record<string, unknown>]; } catch { return []; }
+  });
+  const waitFor = <T>(what: string, check: () => T | undefined, timeoutMs: number) => new Promise<T>((resolveWait, reject) => {
+    const timer = setTimeout(() => { waiters.delete(wake); reject(new Error(`no ${what} within ${timeoutMs} ms:\n${output.slice(-3000)}`)); }, timeoutMs);
+    const wake = () => {
+      const value = check();
+      if (value !== undefined) { clearTimeout(timer); waiters.delete(wake); resolveWait(value); }
+    };
+    waiters.add(wake);
+    wake();
+  });
+  try {
+    const joined = await waitFor('sink group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === group), 120_000);
+    const joinedAt = Date.parse(String(joined.timestamp));
+    const doneAt = await whenCommitted(group, topic);
+    const rate = RECORDS / ((doneAt - joinedAt) / 1000);
+    const durations = lines().filter((line) => line.message === 'function invoked' && line.function === 'sink').map((line) => Number(line.durationMs));
+    console.log(`  (offline: ${durations.length} invocations, runner round trip p50 ${percentile(durations, 50)} ms, p90 ${percentile(durations, 90)} ms)`);
+
+    await waitFor('latency group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === latencyGroup), 60_000);
+    let seen = 0;
+    await sendProbes(latencyTopic, () => {
+      const want = seen + 1;
+      seen = want;
+      return waitFor('latency probe', () => (lines().filter((line) => line.message === 'bench latency').length >= want ? true : undefined), 10_000).then(() => undefined);
+    });
+    const latencies = lines().filter((line) => line.message === 'bench latency').map((line) => Number(line.ms));
+    return { rate, latencies };
+  } finally {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGINT');
+    await new Promise((resolveExit) => child.once('exit', resolveExit));
+    rmSync(join(ROOT, serviceConfig), { force: true });
+  }
+}
+
+async function main() {
+  const memberTopic = name('bench-offline-member');
+  const offlineTopic = name('bench-offline-plugin');
+  const memberLatencyTopic = name('bench-offline-member-latency');
+  const offlineLatencyTopic = name('bench-offline-plugin-latency');
+  const inProcessTopic = name('bench-offline-in-process');
+  const inProcessLatencyTopic = name('bench-offline-in-process-latency');
+  const topics = [memberTopic, offlineTopic, memberLatencyTopic, offlineLatencyTopic, inProcessTopic, inProcessLatencyTopic];
+  await withAdmin((admin) => admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true }));
+  try {
+    console.log(`brokers ${brokers.join(',')}; ${RECORDS} records of 100 B over 3 partitions per path; batch size ${BATCH_SIZE}, window 0`);
+    const producedIn = await produceBacklog(memberTopic, RECORDS);
+    await produceBacklog(offlineTopic, RECORDS);
+    await produceBacklog(inProcessTopic, RECORDS);
+    console.log(`backlogs produced (${(RECORDS / producedIn).toFixed(0)} records/s with kafkajs)`);
+
+    const memberRate = await benchMember(memberTopic);
+    console.log(`consume member, in process, no-op invoke:       ${memberRate.toFixed(0)} records/s`);
+    const memberSamples = await memberLatency(memberLatencyTopic);
+
+    const offline = await benchOffline(offlineTopic, offlineLatencyTopic);
+    console.log(`offline-kafka, function via serverless-offline: ${offline.rate.toFixed(0)} records/s (${(offline.rate / memberRate).toFixed(2)}× the member)`);
+    const inProcess = await benchOffline(inProcessTopic, inProcessLatencyTopic, ['--useInProcess']);
+    console.log(`offline-kafka, offline --useInProcess:          ${inProcess.rate.toFixed(0)} records/s (${(inProcess.rate / memberRate).toFixed(2)}× the member)`);
+    console.log(`produce→function latency, window 0, ${LATENCY_SAMPLES} records one at a time:`);
+    console.log(`  consume member:                p50 ${percentile(memberSamples, 50)} ms, p90 ${percentile(memberSamples, 90)} ms`);
+    console.log(`  offline-kafka (worker thread): p50 ${percentile(offline.latencies, 50)} ms, p90 ${percentile(offline.latencies, 90)} ms`);
+    console.log(`  offline-kafka (--useInProcess): p50 ${percentile(inProcess.latencies, 50)} ms, p90 ${percentile(inProcess.latencies, 90)} ms`);
+  } finally {
+    await withAdmin((admin) => admin.deleteTopics({ topics })).catch(() => undefined);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
