@@ -1,0 +1,120 @@
+/**
+ * Real consumer-group members for inspection tests: kafkajs consumers started in the test, records produced to
+ * chosen partitions, waits (with deadlines) until the group and its committed offsets reach a known state, and
+ * running the commands users run to completion.
+ */
+import { AssignerProtocol, Kafka, logLevel, type Consumer, type GroupDescription } from 'kafkajs';
+import { startProcess } from './processes';
+import { testBrokers, testKafka, withAdmin } from './kafka';
+
+export const MEMBER_CLIENT_ID = 'inspect-test';
+
+export interface Member {
+  consumer: Consumer;
+  memberId: () => string | undefined;
+  consumed: () => number;
+}
+
+/** Joins `groupId` on `topic` from the beginning; commits after each batch (kafkajs's default). */
+export async function startMember(groupId: string, topic: string): Promise<Member> {
+  const kafka = new Kafka({ clientId: MEMBER_CLIENT_ID, brokers: testBrokers(), logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+  // Short fetch waits: kafkajs heartbeats between fetches, so a long poll would delay noticing a rebalance.
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 300, rebalanceTimeout: 10_000, maxWaitTimeInMs: 300 });
+  let memberId: string | undefined;
+  let consumed = 0;
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    memberId = event.payload.memberId;
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async () => {
+      consumed += 1;
+    },
+  });
+  return { consumer, memberId: () => memberId, consumed: () => consumed };
+}
+
+/** Produces `counts[p]` records to partition p of the topic. */
+export async function produceToPartitions(topic: string, counts: number[]): Promise<void> {
+  const producer = testKafka().producer();
+  await producer.connect();
+  try {
+    const messages = counts.flatMap((count, partition) =>
+      Array.from({ length: count }, (_, index) => ({ partition, key: `k-${partition}-${index}`, value: `v-${index}` })));
+    await producer.send({ topic, messages });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Polls until check passes (returns truthy), or fails with the last value after timeoutMs. */
+export async function eventually<T>(what: string, probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (check(last)) return last;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+  }
+  throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+export async function describeGroupNow(groupId: string): Promise<GroupDescription> {
+  return withAdmin(async (admin) => {
+    const { groups } = await admin.describeGroups([groupId]);
+    const group = groups[0];
+    if (group === undefined) throw new Error(`no description for ${groupId}`);
+    return group;
+  });
+}
+
+/** memberId → partitions of `topic` it owns, from the broker's description. */
+export function ownership(group: GroupDescription, topic: string): Map<string, number[]> {
+  return new Map(group.members.map((member) => {
+    const decoded = member.memberAssignment.length === 0 ? null : AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+    return [member.memberId, [...(decoded?.assignment[topic] ?? [])].sort((a, b) => a - b)];
+  }));
+}
+
+/** Waits until the group is Stable with `count` members that together own all `partitions` partitions. */
+export async function waitForStableGroup(groupId: string, topic: string, count: number, partitions: number): Promise<GroupDescription> {
+  return eventually(`group ${groupId} Stable with ${count} members owning ${partitions} partitions`, () => describeGroupNow(groupId), (group) => {
+    if (group.state !== 'Stable' || group.members.length !== count) return false;
+    const owned = [...ownership(group, topic).values()];
+    return owned.every((list) => list.length > 0) && owned.flat().length === partitions;
+  });
+}
+
+/** Partition → committed offset ('-1' when none), from the broker. */
+export async function committed(groupId: string, topic: string): Promise<Map<number, string>> {
+  return withAdmin(async (admin) => {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((offsets?.partitions ?? []).map(({ partition, offset }) => [partition, offset]));
+  });
+}
+
+export interface Finished {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end (bounded), e.g. `npm run -s inspect-group -- --json`. */
+export async function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<Finished> {
+  const child = startProcess(command, args, env);
+  const timer = setTimeout(() => void child.stop('SIGKILL'), timeoutMs);
+  const code = await child.exited;
+  clearTimeout(timer);
+  const stdout = child.stdout();
+  return { code, stdout, stderr: child.output().slice(stdout.length) };
+}
+
+/** Kafka's own kafka-consumer-groups, run through `npm run kafka --`. */
+export function kafkaConsumerGroups(brokers: string[], args: string[]): Promise<Finished> {
+  return runCommand('npm', ['run', '-s', 'kafka', '--', 'kafka-consumer-groups', '--bootstrap-server', brokers.join(','), ...args]);
+}
+
+export function inspectGroup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
+  return runCommand('npm', ['run', '-s', 'inspect-group', '--', ...args], env);
+}
