@@ -174,8 +174,13 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   let heartbeatError: unknown;
   const activePayloads = new Set<EachBatchPayload>();
   let heartbeatTimer: NodeJS.Timeout | undefined;
-  /** Partitions that still start at the requested timestamp (AT_TIMESTAMP with no committed offset). */
-  const timestampOffsets = new Map<number, string>();
+  /**
+   * Where partitions without a committed offset start, resolved before joining: the end of the log at
+   * start-up (LATEST, so a record produced once "group joined" is logged is never skipped) or the offset
+   * at the timestamp (AT_TIMESTAMP). LATEST applies at the first assignment only; a partition that comes
+   * later without a committed offset starts at the then latest offset (kafkajs's own fallback).
+   */
+  const startOffsets = new Map<number, string>();
 
   let joinedSettled = false;
   let resolveJoined: () => void = () => undefined;
@@ -452,10 +457,11 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       durationMs: payload.duration,
     });
     for (const partition of partitions) {
-      const offset = timestampOffsets.get(partition);
+      const offset = startOffsets.get(partition);
       // Applied before the first fetch of the new assignment (seek only records it).
       if (offset !== undefined) consumer.seek({ topic, partition, offset });
     }
+    if (options.startingPosition === 'LATEST') startOffsets.clear();
     hasJoined = true;
     resolveJoined();
   });
@@ -472,14 +478,14 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   });
   consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
     for (const committed of payload.topics) {
-      for (const { partition } of committed.partitions) timestampOffsets.delete(Number(partition));
+      for (const { partition } of committed.partitions) startOffsets.delete(Number(partition));
     }
   });
 
   const start = async () => {
     await consumer.connect();
-    if (typeof options.startingPosition === 'object') {
-      await resolveTimestampOffsets(kafka, groupId, topic, options.startingPosition.timestamp, timestampOffsets);
+    if (options.startingPosition !== 'TRIM_HORIZON') {
+      await resolveStartOffsets(kafka, groupId, topic, options.startingPosition, startOffsets);
     }
     await consumer.subscribe({ topics: [topic], fromBeginning: options.startingPosition !== 'LATEST' });
     // Twice per interval: kafkajs skips a heartbeat asked for sooner than heartbeatInterval after the last.
@@ -511,14 +517,17 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   };
 }
 
-/** For AT_TIMESTAMP: the offset at the timestamp of every partition the group has no committed offset for. */
-async function resolveTimestampOffsets(kafka: Kafka, groupId: string, topic: string, timestamp: number, into: Map<number, string>) {
+/** For LATEST and AT_TIMESTAMP: the start offset of every partition the group has no committed offset for. */
+async function resolveStartOffsets(kafka: Kafka, groupId: string, topic: string, position: 'LATEST' | { timestamp: number }, into: Map<number, string>) {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const uncommitted = new Set((committed?.partitions ?? []).filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition));
-    for (const { partition, offset } of await admin.fetchTopicOffsetsByTimestamp(topic, timestamp)) {
+    const offsets = position === 'LATEST'
+      ? (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, offset: high }))
+      : await admin.fetchTopicOffsetsByTimestamp(topic, position.timestamp);
+    for (const { partition, offset } of offsets) {
       if (uncommitted.has(partition)) into.set(partition, offset);
     }
   } finally {
