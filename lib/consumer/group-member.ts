@@ -422,6 +422,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     stopPromise = (async () => {
       if (durationTimer !== undefined) clearTimeout(durationTimer);
       logger.info('group leaving', { groupId, memberId, reason });
+      // kafkajs's stop is a no-op until run() has returned (its runner is not "running" while it joins),
+      // and would then leave a consumer behind that rejoins by itself: let the start finish first.
+      await started.catch(() => undefined);
       try {
         // Waits for the batch in hand, then LeaveGroup: the partitions move now, not after the session timeout.
         await consumer.disconnect();
@@ -501,7 +504,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   if (options.durationMs !== undefined) {
     durationTimer = setTimeout(() => void requestStop('duration'), options.durationMs);
   }
-  start().catch((error: unknown) => {
+  const started = start();
+  started.catch((error: unknown) => {
     const missingTopic = typeof error === 'object' && error !== null && 'type' in error && error.type === 'UNKNOWN_TOPIC_OR_PARTITION';
     failure = `could not start the member of ${groupId} on ${topic}: ${missingTopic ? `topic '${topic}' does not exist` : errorMessage(error)}`;
     logger.error('member failed', { groupId, topic, error: failure });
