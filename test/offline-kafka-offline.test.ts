@@ -52,7 +52,8 @@ async function produceOverHttp(topic: string, messages: { key?: string; value: u
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ topic, messages }),
   });
-  expect(response.status, await response.clone().text()).toBe(200);
+  const body = await response.text();
+  expect(response.status, `${body}\n${offline.process.output().slice(-3000)}`).toBe(200);
 }
 
 async function produceDirect(topic: string, messages: { key: string; value: string; timestamp?: string }[]) {
