@@ -24,7 +24,7 @@ interface Serverless {
 }
 
 /** How long Ctrl-C waits for members to finish their batch and leave before offline exits anyway. */
-const STOP_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
 /** How long the start-up topic check may take; a broker that does not answer by then is checked later. */
 const TOPIC_CHECK_TIMEOUT_MS = 3_000;
 
