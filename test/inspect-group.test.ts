@@ -14,6 +14,8 @@ import {
   kafkaConsumerGroups,
   ownership,
   produceToPartitions,
+  readmeInspectCommands,
+  runCommand,
   startMember,
   waitForStableGroup,
   type Member,
@@ -147,6 +149,23 @@ describe('inspect-group on a group with two members and committed offsets', () =
     expect(members.stdout).toBe(kafkaMembers.stdout);
     expect(state.stdout).toBe(kafkaState.stdout);
     expect(state.stdout).toMatch(/ Stable +2\n$/);
+  });
+
+  it('runs every command of the README section "Inspect the group" (bar --watch) with this test\'s group, topic and broker', async () => {
+    const commands = readmeInspectCommands()
+      .map(({ command }) => command)
+      .filter((command) => command.startsWith('npm run') && !command.includes('--watch'));
+    expect(commands.length).toBeGreaterThanOrEqual(7);
+    const env = { KAFKA_GROUP_ID: groupId, KAFKA_TOPIC: topic };
+    const results = await Promise.all(commands.map((command) => {
+      const adapted = command.replaceAll('my-app3', groupId).replaceAll('payment-done', topic).replaceAll('localhost:9092', brokers.join(','));
+      return runCommand('sh', ['-c', adapted.replace(/^npm run /, 'npm run -s ')], env).then((result) => ({ command, ...result }));
+    }));
+    for (const { command, code, stdout, stderr } of results) {
+      expect(code, `${command}\n${stderr}`).toBe(0);
+      expect(stdout, command).toMatch(command.includes('inspect-topic') ? /^TOPIC +PARTITION +LEADER/m : /^GROUP |"groupId"/m);
+      expect(stdout, command).toContain(command.includes('inspect-topic') ? topic : groupId);
+    }
   });
 
   it('shows an Empty group once its members have left: offsets still there, no owners, and the "no active members" line', async () => {

@@ -9,6 +9,8 @@ import {
   committed,
   eventually,
   produceToPartitions,
+  readmeInspectCommands,
+  runCommand,
   startMember,
   waitForStableGroup,
   type Member,
@@ -63,6 +65,18 @@ describe('GET /groups/{groupId} under serverless offline', () => {
       ],
       totalLag: '1',
     });
+  });
+
+  it('answers the README\'s curl commands as the README says', async () => {
+    const curls = readmeInspectCommands().filter(({ command }) => command.startsWith('curl '));
+    expect(curls).toHaveLength(2);
+    const host = new URL(offline.baseUrl).host;
+    const [found, missing] = await Promise.all(curls.map(({ command }) =>
+      runCommand('sh', ['-c', command.replaceAll('localhost:3000', host).replaceAll('my-app3', groupId)])));
+    expect(found?.code).toBe(0);
+    expect(JSON.parse(found?.stdout ?? '')).toMatchObject({ groupId, state: 'Stable', totalLag: '1' });
+    expect(missing?.code).toBe(0);
+    expect(`404 ${missing?.stdout ?? ''}`).toBe(curls[1]?.comment);
   });
 
   it('answers 404 GROUP_NOT_FOUND with the words of kafka-consumer-groups for a group that does not exist', async () => {

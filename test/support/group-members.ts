@@ -3,8 +3,10 @@
  * chosen partitions, waits (with deadlines) until the group and its committed offsets reach a known state, and
  * running the commands users run to completion.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel, type Consumer, type GroupDescription } from 'kafkajs';
-import { startProcess } from './processes';
+import { REPO_ROOT, startProcess } from './processes';
 import { testBrokers, testKafka, withAdmin } from './kafka';
 
 export const MEMBER_CLIENT_ID = 'inspect-test';
@@ -117,4 +119,22 @@ export function kafkaConsumerGroups(brokers: string[], args: string[]): Promise<
 
 export function inspectGroup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
   return runCommand('npm', ['run', '-s', 'inspect-group', '--', ...args], env);
+}
+
+/** The commands of the README's "Inspect the group" section (```sh blocks; comments and blank lines dropped). */
+export function readmeInspectCommands(): Array<{ command: string; comment: string | undefined }> {
+  const readme = readFileSync(resolve(REPO_ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Inspect the group');
+  if (start < 0) throw new Error('README has no "## Inspect the group" section');
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  const commands: Array<{ command: string; comment: string | undefined }> = [];
+  for (const block of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    for (const line of (block[1] ?? '').split('\n')) {
+      if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+      const [command = '', ...comment] = line.split(/\s+#\s+/);
+      commands.push({ command: command.trim(), comment: comment.length === 0 ? undefined : comment.join(' # ') });
+    }
+  }
+  return commands;
 }
