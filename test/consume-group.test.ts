@@ -142,11 +142,14 @@ describe('consume: members of one consumer group', () => {
     const env = { ...FAST_SESSION, CONSUME_HANDLER: 'test/fixtures/test-record-handler.ts', TEST_HANDLER_DELAY_MS: '8000' };
     const topic = await createTopic(uniqueName('consume-slow'), 1);
     const groupId = uniqueName('group-slow');
-    const busy = track(startConsumeCli('busy', topic, groupId, [], env));
-    await waitUntil(() => (latestAssignment(busy, topic)?.join() === '0' ? true : undefined), 60_000, () => busy.process.output().slice(-2000));
-    const idle = track(startConsumeCli('idle', topic, groupId, [], env));
-    await waitUntil(() => (latestAssignment(idle, topic)?.length === 0 && latestAssignment(busy, topic)?.join() === '0' ? true : undefined),
-      60_000, () => `${JSON.stringify(latestAssignment(busy, topic))} ${JSON.stringify(latestAssignment(idle, topic))}`);
+    const members = [track(startConsumeCli('first', topic, groupId, [], env)), track(startConsumeCli('second', topic, groupId, [], env))];
+    // One partition, two members: the group gives it to one of them (round-robin over member ids).
+    const [busy, idle] = await waitUntil(() => {
+      const holders = members.filter((member) => latestAssignment(member, topic)?.join() === '0');
+      const idlers = members.filter((member) => latestAssignment(member, topic)?.length === 0);
+      return holders.length === 1 && idlers.length === 1 ? [holders[0], idlers[0]] as const : undefined;
+    }, 60_000, () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '));
+    if (busy === undefined || idle === undefined) throw new Error('no busy or no idle member');
     const stdoutBefore = busy.process.stdout().length;
 
     // Act

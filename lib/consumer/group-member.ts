@@ -6,7 +6,8 @@
  *   several partitions in one event when one fetch brought them;
  * - the broker holds each fetch until about a batch's worth of bytes is there or `batchWindowMs` has
  *   passed (0: deliver as soon as anything is there);
- * - offsets are committed only after `invoke` resolved for the batch, so a crash re-delivers, never loses;
+ * - offsets are committed only after `invoke` resolved for the batch, so a crash re-delivers, never loses
+ *   (the commit is sent while the next batch is handled, and awaited before any rejoin or leave);
  * - a failing batch is retried (same records, from the first uncommitted offset, with exponential
  *   backoff) up to `maxAttempts`; then the member stops with an error (`onFailure: 'stop'`, the default)
  *   or writes the records to a dead-letter topic and commits (`'dead-letter'`);
@@ -64,7 +65,7 @@ export interface GroupMemberSummary {
   memberId: string | undefined;
   groupId: string;
   topic: string;
-  /** Records whose batch succeeded and was committed (filtered-out records included). */
+  /** Records whose batch succeeded (filtered-out records included); their offsets are committed in order right after. */
   recordsProcessed: number;
   /** Invocations that succeeded. */
   batches: number;
@@ -305,6 +306,21 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     if (first !== undefined) await first.payload.commitOffsetsIfNecessary({ topics });
   };
 
+  let commits: Promise<void> = Promise.resolve();
+  /** A commit the broker refused since the last join, re-thrown to kafkajs so that it rejoins. */
+  let commitError: unknown;
+  const enqueueCommit = (contributions: Contribution[]) => {
+    commits = commits.then(async () => {
+      if (commitError !== undefined) return;
+      try {
+        await commit(contributions);
+      } catch (error) {
+        commitError = error;
+        logger.warn('commit refused', { groupId, memberId, offsets: offsetRange(contributions), error: errorMessage(error) });
+      }
+    });
+  };
+
   const deliver = async (contributions: Contribution[]): Promise<Outcome> => {
     const count = contributions.reduce((sum, { messages }) => sum + messages.length, 0);
     let batches: PartitionBatch[] = contributions.map(({ topic: name, partition, messages }) => ({ topic: name, partition, messages }));
@@ -361,14 +377,10 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       }
     }
 
-    try {
-      await commit(contributions);
-    } catch (error) {
-      // Processed but not committed (typically a rebalance): the next owner gets these records again.
-      logger.warn('commit refused', { groupId, memberId, offsets: offsetRange(contributions), error: errorMessage(error) });
-      claimed -= count;
-      return { ok: false, rethrow: true, error };
-    }
+    // Committed in order, without holding up the next batch; awaited before eachBatch returns, so before
+    // any rejoin or LeaveGroup. A refused commit (typically a rebalance) means the records are delivered
+    // again to whoever owns the partition next: at least once.
+    enqueueCommit(contributions);
     counters.deadLettered += deadLettered;
     counters.filtered += skipped;
     counters.recordsProcessed += count - deadLettered;
@@ -385,7 +397,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     try {
       let index = 0;
       while (index < batch.messages.length) {
-        if (stopping || !payload.isRunning() || payload.isStale() || heartbeatError !== undefined) break;
+        if (stopping || !payload.isRunning() || payload.isStale() || heartbeatError !== undefined || commitError !== undefined) break;
         const room = Math.min(options.batchSize - pendingCount, recordsLeft());
         if (room <= 0) break;
         const messages = batch.messages.slice(index, index + room);
@@ -398,6 +410,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
         if (last !== undefined) payload.resolveOffset(last.offset);
         index += messages.length;
       }
+      await commits;
+      if (commitError !== undefined) throw commitError;
       if (heartbeatError !== undefined && !stopping) {
         const error = heartbeatError;
         heartbeatError = undefined;
@@ -452,6 +466,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     memberId = payload.memberId;
     partitions = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
     heartbeatError = undefined;
+    commitError = undefined;
     logger.info('group joined', {
       memberId,
       groupId,
