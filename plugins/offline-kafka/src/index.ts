@@ -174,7 +174,13 @@ export default class OfflineKafkaPlugin {
 
   async #startWithoutLifecycle(): Promise<void> {
     await this.#ready();
-    const onSignal = () => { void this.#end(); };
+    const onSignal = (signal: NodeJS.Signals) => {
+      // A signal that came before serverless-offline listened for it: nobody else will end the process.
+      const alone = process.listenerCount(signal) === 0;
+      void this.#end().then(() => {
+        if (alone) process.exit(0);
+      });
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   }
