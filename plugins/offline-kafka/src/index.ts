@@ -61,8 +61,8 @@ export default class OfflineKafkaPlugin {
     // first) keep the process alive after osls has printed the error: make sure the start really stops.
     setTimeout(() => process.exit(1), 3_000).unref();
     const ServerlessError = this.#serverless.classes?.Error;
-    const message = error instanceof InvalidKafkaEventError
-      ? `offline-kafka: invalid Kafka event for function '${error.functionKey ?? '?'}': ${error.message}`
+    const message = error instanceof InvalidKafkaEventError && error.functionKey !== undefined
+      ? `offline-kafka: invalid Kafka event for function '${error.functionKey}': ${error.message}`
       : `offline-kafka: ${errorMessage(error)}`;
     if (ServerlessError !== undefined) throw new ServerlessError(message, 'OFFLINE_KAFKA_INVALID_EVENT');
     throw new Error(message);
