@@ -15,6 +15,7 @@ import {
   waitForStableGroup,
   type Member,
 } from './support/group-members';
+import { freePort } from './support/free-port';
 import { createTopic, testBrokers, uniqueName } from './support/kafka';
 import { startOffline, type Offline } from './support/offline';
 
@@ -84,5 +85,22 @@ describe('GET /groups/{groupId} under serverless offline', () => {
     const response = await fetch(`${offline.baseUrl}/groups/${missing}`);
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({ error: { code: 'GROUP_NOT_FOUND', message: `Consumer group '${missing}' does not exist.` } });
+  });
+});
+
+describe('GET /groups/{groupId} when Kafka cannot be reached', () => {
+  let offline: Offline | undefined;
+
+  afterAll(async () => {
+    await offline?.stop();
+  });
+
+  it('answers 503 BROKER_UNAVAILABLE with Retry-After and no internals', async () => {
+    const broker = `127.0.0.1:${await freePort()}`;
+    offline = await startOffline({ env: { KAFKA_BROKERS: broker, OFFLINE_KAFKA_ENABLED: 'false' } });
+    const response = await fetch(`${offline.baseUrl}/groups/my-app3`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(await response.json()).toEqual({ error: { code: 'BROKER_UNAVAILABLE', message: 'Kafka is not reachable right now; try again shortly' } });
   });
 });
