@@ -8,14 +8,12 @@
  */
 import type { Context, MSKEvent, SelfManagedKafkaEvent } from 'aws-lambda';
 import { logger } from '../lib/logger';
+import type { ConsumerIdentity } from '../lib/consumer/consume-session';
 
 export type KafkaBatchEvent = MSKEvent | SelfManagedKafkaEvent;
 
 /** Who consumes: the group and, when run by this project's group member, the member id. */
-export interface ConsumerIdentity {
-  groupId?: string | undefined;
-  memberId?: string | undefined;
-}
+export type { ConsumerIdentity };
 
 const VALUE_LOG_LIMIT = 200;
 

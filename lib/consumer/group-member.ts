@@ -288,37 +288,66 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     return messages.length;
   };
 
-  const commit = async (contributions: Contribution[]) => {
-    const byTopic = new Map<string, Map<number, string>>();
-    for (const { topic: name, partition, messages } of contributions) {
-      const last = messages[messages.length - 1];
-      if (last === undefined) continue;
-      const offsets = byTopic.get(name) ?? new Map<number, string>();
-      // The committed offset is the next record to read.
-      offsets.set(partition, (BigInt(last.offset) + 1n).toString());
-      byTopic.set(name, offsets);
-    }
-    const topics = [...byTopic].map(([name, offsets]) => ({
-      topic: name,
-      partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })),
-    }));
-    const [first] = contributions;
-    if (first !== undefined) await first.payload.commitOffsetsIfNecessary({ topics });
-  };
-
-  let commits: Promise<void> = Promise.resolve();
+  // ---- commits: in order, one request in flight, later offsets of a partition superseding earlier ones ----
+  /** topic → partition → next offset to read, for batches that succeeded and are not committed yet. */
+  const pendingOffsets = new Map<string, Map<number, bigint>>();
+  let commitPayload: EachBatchPayload | undefined;
+  let committing: Promise<void> | undefined;
   /** A commit the broker refused since the last join, re-thrown to kafkajs so that it rejoins. */
   let commitError: unknown;
-  const enqueueCommit = (contributions: Contribution[]) => {
-    commits = commits.then(async () => {
-      if (commitError !== undefined) return;
+
+  const commitPending = async () => {
+    while (pendingOffsets.size > 0 && commitError === undefined && commitPayload !== undefined) {
+      const topics = [...pendingOffsets].map(([name, offsets]) => ({
+        topic: name,
+        partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+      }));
+      pendingOffsets.clear();
       try {
-        await commit(contributions);
+        await commitPayload.commitOffsetsIfNecessary({ topics });
       } catch (error) {
+        // Processed but not committed (typically a rebalance): whoever owns these partitions next gets
+        // the records again — at least once.
         commitError = error;
-        logger.warn('commit refused', { groupId, memberId, offsets: offsetRange(contributions), error: errorMessage(error) });
+        pendingOffsets.clear();
+        logger.warn('commit refused', { groupId, memberId, offsets: topics, error: errorMessage(error) });
       }
-    });
+    }
+  };
+
+  const startCommitting = () => {
+    if (committing !== undefined) return;
+    committing = commitPending().finally(() => { committing = undefined; });
+  };
+
+  const enqueueCommit = (contributions: Contribution[]) => {
+    // After a refused commit nothing more is committed until the member has rejoined.
+    if (commitError !== undefined) return;
+    for (const { topic: name, partition, messages, payload } of contributions) {
+      const last = messages[messages.length - 1];
+      if (last === undefined) continue;
+      const offsets = pendingOffsets.get(name) ?? new Map<number, bigint>();
+      // The committed offset is the next record to read.
+      const next = BigInt(last.offset) + 1n;
+      const previous = offsets.get(partition);
+      offsets.set(partition, previous !== undefined && previous > next ? previous : next);
+      pendingOffsets.set(name, offsets);
+      commitPayload = payload;
+    }
+    startCommitting();
+  };
+
+  /** Resolves once every enqueued commit has been answered (or one was refused). */
+  const commitsSettled = async () => {
+    for (;;) {
+      if (committing !== undefined) {
+        await committing;
+      } else if (pendingOffsets.size > 0 && commitError === undefined) {
+        startCommitting();
+      } else {
+        return;
+      }
+    }
   };
 
   const deliver = async (contributions: Contribution[]): Promise<Outcome> => {
@@ -377,9 +406,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       }
     }
 
-    // Committed in order, without holding up the next batch; awaited before eachBatch returns, so before
-    // any rejoin or LeaveGroup. A refused commit (typically a rebalance) means the records are delivered
-    // again to whoever owns the partition next: at least once.
+    // Committed without holding up the next batch (requests coalesce while one is in flight), and
+    // awaited before eachBatch returns, so before any rejoin or LeaveGroup.
     enqueueCommit(contributions);
     counters.deadLettered += deadLettered;
     counters.filtered += skipped;
@@ -410,7 +438,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
         if (last !== undefined) payload.resolveOffset(last.offset);
         index += messages.length;
       }
-      await commits;
+      await commitsSettled();
       if (commitError !== undefined) throw commitError;
       if (heartbeatError !== undefined && !stopping) {
         const error = heartbeatError;
@@ -467,6 +495,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     partitions = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
     heartbeatError = undefined;
     commitError = undefined;
+    pendingOffsets.clear();
     logger.info('group joined', {
       memberId,
       groupId,
