@@ -6,8 +6,9 @@
  *   2. the offline-kafka plugin: the same member code, each batch invoking a no-op function through
  *      serverless-offline's runner (worker thread, structured clone of the event);
  *   3. the same with `serverless offline start --useInProcess` (handler in offline's own thread);
- * each timed from its group join until the broker shows every offset committed; batch size 100 (Lambda's
- * default), window 0. Then produce→function latency with window 0: one record at a time, `sentAt` in the
+ * each as a drain rate (from its group join until the broker shows every offset committed: includes the
+ * first fetch and, offline, the worker's cold start) and a steady rate (records after the first invocation
+ * over the time from its end to the end of the last); batch size 100 (Lambda's default), window 0. Then produce→function latency with window 0: one record at a time, `sentAt` in the
  * value, the function logs how long it took (both paths).
  *
  * Options: --records N (100000) --batch-size N (100) --latency-samples N (100). KAFKA_BROKERS else localhost:9092.
@@ -105,14 +106,33 @@ function memberOptions(groupId: string, topic: string, invoke: (event: KafkaEven
 }
 
 /** 1. The consume member in this process, no-op invoke. */
-async function benchMember(topic: string): Promise<number> {
+interface Rates {
+  /** Records / time from the group join until the broker shows every offset committed. */
+  drain: number;
+  /** Records / time between the end of the first invocation and the end of the last (no join, no cold start). */
+  steady: number;
+}
+
+/** Steady-state rate from (end time ms, records) per invocation, leaving the first invocation out. */
+function steadyRate(invocations: { endedAt: number; records: number }[]): number {
+  const [first, ...rest] = [...invocations].sort((a, b) => a.endedAt - b.endedAt);
+  const last = rest[rest.length - 1];
+  if (first === undefined || last === undefined || last.endedAt === first.endedAt) return Number.NaN;
+  return rest.reduce((sum, { records }) => sum + records, 0) / ((last.endedAt - first.endedAt) / 1000);
+}
+
+/** 1. The consume member in this process, no-op invoke. */
+async function benchMember(topic: string): Promise<Rates> {
   const groupId = name('bench-member');
-  const member = startGroupMember(memberOptions(groupId, topic, async () => undefined));
+  const invocations: { endedAt: number; records: number }[] = [];
+  const member = startGroupMember(memberOptions(groupId, topic, async (event) => {
+    invocations.push({ endedAt: Date.now(), records: Object.values(event.records).reduce((sum, list) => sum + list.length, 0) });
+  }));
   await member.joined;
   const joinedAt = Date.now();
   const doneAt = await whenCommitted(groupId, topic);
   await member.stop();
-  return RECORDS / ((doneAt - joinedAt) / 1000);
+  return { drain: RECORDS / ((doneAt - joinedAt) / 1000), steady: steadyRate(invocations) };
 }
 
 async function memberLatency(topic: string): Promise<number[]> {
@@ -157,7 +177,7 @@ function freePort(): Promise<number> {
 }
 
 /** 2. The plugin under the real `serverless offline start`: throughput of `sink`, latency of `latency`. */
-async function benchOffline(topic: string, latencyTopic: string, extraArgs: string[] = []): Promise<{ rate: number; latencies: number[] }> {
+async function benchOffline(topic: string, latencyTopic: string, extraArgs: string[] = []): Promise<{ rates: Rates; latencies: number[] }> {
   const serviceConfig = `.offline-kafka-test-${name('bench')}.yml`;
   copyFileSync(join(ROOT, 'test', 'fixtures', 'offline-kafka', 'bench.yml'), join(ROOT, serviceConfig));
   const group = name('bench-offline');
@@ -187,9 +207,14 @@ async function benchOffline(topic: string, latencyTopic: string, extraArgs: stri
     const joined = await waitFor('sink group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === group), 120_000);
     const joinedAt = Date.parse(String(joined.timestamp));
     const doneAt = await whenCommitted(group, topic);
-    const rate = RECORDS / ((doneAt - joinedAt) / 1000);
-    const durations = lines().filter((line) => line.message === 'function invoked' && line.function === 'sink').map((line) => Number(line.durationMs));
-    console.log(`  (offline: ${durations.length} invocations, runner round trip p50 ${percentile(durations, 50)} ms, p90 ${percentile(durations, 90)} ms)`);
+    const invoked = lines().filter((line) => line.message === 'function invoked' && line.function === 'sink');
+    const durations = invoked.map((line) => Number(line.durationMs));
+    const rates = {
+      drain: RECORDS / ((doneAt - joinedAt) / 1000),
+      steady: steadyRate(invoked.map((line) => ({ endedAt: Date.parse(String(line.timestamp)), records: Number(line.records) }))),
+    };
+    const coldStart = durations[0];
+    console.log(`  (${extraArgs.join(' ') || 'worker threads'}: ${durations.length} invocations, first ${coldStart} ms (worker start, handler load), then runner round trip p50 ${percentile(durations.slice(1), 50)} ms, p90 ${percentile(durations.slice(1), 90)} ms)`);
 
     await waitFor('latency group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === latencyGroup), 60_000);
     let seen = 0;
@@ -199,7 +224,7 @@ async function benchOffline(topic: string, latencyTopic: string, extraArgs: stri
       return waitFor('latency probe', () => (lines().filter((line) => line.message === 'bench latency').length >= want ? true : undefined), 10_000).then(() => undefined);
     });
     const latencies = lines().filter((line) => line.message === 'bench latency').map((line) => Number(line.ms));
-    return { rate, latencies };
+    return { rates, latencies };
   } finally {
     if (child.pid !== undefined) process.kill(-child.pid, 'SIGINT');
     await new Promise((resolveExit) => child.once('exit', resolveExit));
@@ -223,14 +248,18 @@ async function main() {
     await produceBacklog(inProcessTopic, RECORDS);
     console.log(`backlogs produced (${(RECORDS / producedIn).toFixed(0)} records/s with kafkajs)`);
 
-    const memberRate = await benchMember(memberTopic);
-    console.log(`consume member, in process, no-op invoke:       ${memberRate.toFixed(0)} records/s`);
+    const member = await benchMember(memberTopic);
     const memberSamples = await memberLatency(memberLatencyTopic);
-
     const offline = await benchOffline(offlineTopic, offlineLatencyTopic);
-    console.log(`offline-kafka, function via serverless-offline: ${offline.rate.toFixed(0)} records/s (${(offline.rate / memberRate).toFixed(2)}× the member)`);
     const inProcess = await benchOffline(inProcessTopic, inProcessLatencyTopic, ['--useInProcess']);
-    console.log(`offline-kafka, offline --useInProcess:          ${inProcess.rate.toFixed(0)} records/s (${(inProcess.rate / memberRate).toFixed(2)}× the member)`);
+    const row = (label: string, rates: Rates) => console.log(
+      `${label.padEnd(48)} ${rates.drain.toFixed(0).padStart(8)} ${(rates.drain / member.drain).toFixed(2).padStart(6)}× ${rates.steady.toFixed(0).padStart(10)} ${(rates.steady / member.steady).toFixed(2).padStart(6)}×`,
+    );
+    console.log(`${''.padEnd(48)} ${'drain/s'.padStart(8)} ${'ratio'.padStart(7)} ${'steady/s'.padStart(10)} ${'ratio'.padStart(7)}`);
+    row('consume member, in process, no-op invoke', member);
+    row('offline-kafka, function via serverless-offline', offline.rates);
+    row('offline-kafka, offline --useInProcess', inProcess.rates);
+    console.log('  drain: from the group join until every offset is committed; steady: after the first invocation');
     console.log(`produce→function latency, window 0, ${LATENCY_SAMPLES} records one at a time:`);
     console.log(`  consume member:                p50 ${percentile(memberSamples, 50)} ms, p90 ${percentile(memberSamples, 90)} ms`);
     console.log(`  offline-kafka (worker thread): p50 ${percentile(offline.latencies, 50)} ms, p90 ${percentile(offline.latencies, 90)} ms`);
