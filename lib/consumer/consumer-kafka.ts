@@ -9,7 +9,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KafkaConnectionConfig } from '../config';
 import { kafkaOptions, kafkajsLogCreator } from '../kafka-client';
 
-const ROUTINE_GROUP_ERRORS = /rebalancing|rejoin is needed|not the correct coordinator|not aware of this member/i;
+// Rebalances, and a group coordinator that is still starting (a fresh broker creates __consumer_offsets on
+// first use): kafkajs retries these itself, and what still fails after its retries is logged by the member.
+const ROUTINE_GROUP_ERRORS = /rebalancing|rejoin is needed|not the correct coordinator|not aware of this member|coordinator is not available|coordinator is loading/i;
 
 function isRoutineGroupError(entry: LogEntry): boolean {
   const error: unknown = entry.log.error;
