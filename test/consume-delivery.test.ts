@@ -78,6 +78,24 @@ describe('consume: delivery as Lambda', () => {
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(-1);
   });
 
+  it('Ctrl-C during a retry backoff stops the member at once, leaving the failing batch uncommitted for the next owner', async () => {
+    // Prepare: the handler always fails and the next attempt would come only after 60 s.
+    const topic = await createTopic(uniqueName('consume-backoff'), 1);
+    const groupId = uniqueName('group-backoff');
+    await produceKeyed(topic, 3, 3);
+    const member = consume(topic, groupId, [], { TEST_HANDLER_MODE: 'fail-always', CONSUME_RETRY_BACKOFF_MS: '60000' });
+    await member.process.waitForOutput(/"message":"batch failed"/, 60_000);
+
+    // Act
+    const exit = await member.process.stop('SIGINT', 20_000);
+
+    // Assess: it left by itself (stop() sends SIGKILL only after 20 s, long before the 60 s backoff ends).
+    expect(exit).not.toBe('SIGKILL');
+    expect(attempts(member)).toHaveLength(1);
+    expect(summaryOf(member)).toMatchObject({ recordsProcessed: 0, stoppedBecause: 'stopped' });
+    expect((await committedOffsets(groupId, topic)).get(0)).toBe(-1);
+  });
+
   it('with the dead-letter policy, records whose batch failed every attempt go to the dead-letter topic with their key, value and headers, and are committed', async () => {
     // Prepare
     const topic = await createTopic(uniqueName('consume-dlq'), 1);

@@ -45,7 +45,7 @@ export interface GroupMemberOptions {
   rebalanceTimeoutMs: number;
   /** Attempts per batch, the first included, before onFailure applies. */
   maxAttempts: number;
-  /** Wait before the second attempt; doubled for each further attempt. */
+  /** Wait before the second attempt; doubled for each further attempt (at most 60 s). */
   retryBackoffMs: number;
   onFailure: 'stop' | 'dead-letter';
   /** Dead-letter topic; `{topic}` is replaced by the source topic. */
@@ -105,6 +105,8 @@ const IDLE_FETCH_WAIT_MS = 500;
 /** With a window, the broker answers a fetch early once this many bytes per record of a full batch are there. */
 const BYTES_PER_RECORD_ESTIMATE = 1_024;
 const MAX_MIN_BYTES = 1_048_576;
+/** Exponential backoff between attempts stops growing here. */
+const MAX_BACKOFF_MS = 60_000;
 
 type Outcome =
   | { ok: true }
@@ -131,8 +133,15 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
+/** Waits ms, or less when `cut` resolves first (the timer is cleared, so it keeps no process alive). */
+function waitUnless(ms: number, cut: Promise<void>): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(resolvePromise, ms);
+    void cut.then(() => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+  });
 }
 
 function offsetRange(contributions: Contribution[]): Record<string, string> {
@@ -199,6 +208,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   // A caller that only awaits `done` must not see an unhandled rejection of `joined`.
   joined.catch(() => undefined);
   const doneDeferred = deferred<GroupMemberSummary>();
+  const stopRequested = deferred<void>();
 
   const summary = (): GroupMemberSummary => ({
     memberId,
@@ -383,7 +393,12 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
             return { ok: false, rethrow: false };
           }
           counters.retries += 1;
-          await sleep(options.retryBackoffMs * 2 ** (attempt - 1));
+          // A stop cuts the wait short; the attempt after it is then skipped (see above).
+          await waitUnless(Math.min(options.retryBackoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS), stopRequested.promise);
+          if (stopping) {
+            claimed -= count;
+            return { ok: false, rethrow: false };
+          }
         }
       }
     }
@@ -439,7 +454,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
         index += messages.length;
       }
       await commitsSettled();
-      if (commitError !== undefined) throw commitError;
+      if (commitError !== undefined && !stopping) throw commitError;
       if (heartbeatError !== undefined && !stopping) {
         const error = heartbeatError;
         heartbeatError = undefined;
@@ -461,6 +476,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     if (stopPromise !== undefined) return stopPromise;
     stopping = true;
     stoppedBecause = reason;
+    stopRequested.resolve();
     stopPromise = (async () => {
       if (durationTimer !== undefined) clearTimeout(durationTimer);
       logger.info('group leaving', { groupId, memberId, reason });
