@@ -11,7 +11,8 @@ import { stateFile } from '../scripts/local-kafka/paths';
 import { partitionForKey } from '../lib/produce/partitioners';
 import { freePortPair } from './support/free-port';
 import { readRecords } from './support/kafka';
-import { startOffline, type Offline } from './support/offline';
+import type { Offline } from './support/offline';
+import { startIsolatedOffline } from './support/produce-offline';
 
 const TIMEOUT_MS = 5_000;
 
@@ -26,15 +27,24 @@ async function postUser1(): Promise<{ status: number; body: unknown; retryAfter:
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ topic: 'payment-done', key: 'user1', value: 'hi there' }),
   });
-  return { status: response.status, body: await response.json(), retryAfter: response.headers.get('retry-after'), elapsedMs: Date.now() - started };
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`POST /produce answered ${response.status} with a body that is not JSON: '${text}'\n${offline.process.output().slice(-3000)}`);
+  }
+  return { status: response.status, body, retryAfter: response.headers.get('retry-after'), elapsedMs: Date.now() - started };
 }
 
 beforeAll(async () => {
   port = await freePortPair();
-  offline = await startOffline({ env: { KAFKA_BROKERS: `localhost:${port}`, PRODUCE_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  offline = await startIsolatedOffline({ env: { KAFKA_BROKERS: `localhost:${port}`, PRODUCE_TIMEOUT_MS: String(TIMEOUT_MS) } });
 });
 
 afterAll(async () => {
+  await new Promise((r) => setTimeout(r, 8000));
+  (await import('node:fs')).writeFileSync('/tmp/bd-offline-full.log', offline.process.output());
   await offline?.stop();
   if (brokerStarted) {
     await stopJvmBroker(port, { wipe: true });

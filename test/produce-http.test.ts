@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../lib/produce/partitioners';
 import { createTopic, endOffsets, readRecords, uniqueName, withAdmin } from './support/kafka';
-import { startOffline, type Offline } from './support/offline';
+import type { Offline } from './support/offline';
+import { startIsolatedOffline } from './support/produce-offline';
 
 const API_KEY = uniqueName('key');
 const main = uniqueName('http-main');
@@ -51,7 +52,7 @@ beforeAll(async () => {
     topics: [{ topic: small, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
     waitForLeaders: true,
   }));
-  offline = await startOffline({
+  offline = await startIsolatedOffline({
     env: {
       PRODUCE_TOPICS: [main, small, missing, '__consumer_offsets'].join(','),
       PRODUCE_API_KEY: API_KEY,

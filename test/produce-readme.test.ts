@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, testBrokers, uniqueName } from './support/kafka';
-import { startOffline, type Offline } from './support/offline';
+import type { Offline } from './support/offline';
+import { startIsolatedOffline } from './support/produce-offline';
 import { REPO_ROOT } from './support/processes';
 
 const run = promisify(execFile);
@@ -76,7 +77,7 @@ beforeAll(async () => {
   await createTopic(topic, 3);
   for (const { command, env } of commands) {
     if (!command.startsWith('curl') || offlines.has(envKey(env))) continue;
-    offlines.set(envKey(env), await startOffline({ env: { PRODUCE_TOPICS: topic, KAFKA_TOPIC: topic, ...env } }));
+    offlines.set(envKey(env), await startIsolatedOffline({ env: { PRODUCE_TOPICS: topic, KAFKA_TOPIC: topic, ...env } }));
   }
 });
 
