@@ -90,14 +90,6 @@ export interface GroupMember {
   done: Promise<GroupMemberSummary>;
 }
 
-/** The handler failed maxAttempts times and the policy is 'stop'. */
-export class BatchFailedError extends Error {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'BatchFailedError';
-  }
-}
-
 /** kafkajs runs one eachBatch per partition of a fetch at the same time (up to this many). */
 const CONCURRENT_PARTITIONS = 64;
 /** How long an idle fetch waits at the broker when the window is 0 (bounds how long a stop waits for it). */
