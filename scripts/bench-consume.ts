@@ -7,7 +7,7 @@
  *   2. how long until the survivors consume a moved partition again after a member (a real
  *      `npm run consume` process) leaves gracefully (SIGINT), and after one is killed (SIGKILL);
  *   3. produce → handler latency, p50/p99, one record at a time, with window 0 (and the default 500 ms).
- * Brokers: KAFKA_BROKERS or localhost:9092. Creates its own topics and groups.
+ * Brokers: KAFKA_BROKERS or localhost:9092. Creates its own topics and groups, and deletes the topics.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -56,7 +56,10 @@ function runJava(tool: string, args: string[]): Promise<string> {
   });
 }
 
+const createdTopics: string[] = [];
+
 async function createTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {
+  createdTopics.push(topic);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -251,6 +254,11 @@ async function main(): Promise<void> {
   const width = Math.max(...rows.map(([name]) => name.length));
   say('');
   for (const [name, value, note] of rows) say(`${name.padEnd(width)}  ${value}  ${note}`);
+
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: createdTopics }).catch((error: unknown) => say(`could not delete the bench topics: ${String(error)}`));
+  await admin.disconnect();
 }
 
 main().then(
