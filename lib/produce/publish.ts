@@ -109,7 +109,7 @@ interface Planned {
 
 function planPartitions(topic: string, records: ProduceRecord[], info: TopicInfo, partitioner: Partitioner): Planned[] {
   // Explicit partitions and sizes are all checked before the partitioner runs or anything is sent.
-  records.forEach((record, index) => {
+  const sizes = records.map((record, index) => {
     const where = records.length === 1 ? 'record' : `messages[${index}]`;
     if (record.partition !== undefined && record.partition >= info.numPartitions) {
       throw new ValidationError(
@@ -117,19 +117,20 @@ function planPartitions(topic: string, records: ProduceRecord[], info: TopicInfo
         `${where}.partition`,
       );
     }
-    const size = BATCH_OVERHEAD + recordSizeInBatch(record);
-    if (size > info.maxMessageBytes) {
+    const size = recordSizeInBatch(record);
+    if (BATCH_OVERHEAD + size > info.maxMessageBytes) {
       throw new ValidationError(
-        `${where} is about ${size} bytes; topic '${topic}' accepts at most ${info.maxMessageBytes} (max.message.bytes)`,
+        `${where} is about ${BATCH_OVERHEAD + size} bytes; topic '${topic}' accepts at most ${info.maxMessageBytes} (max.message.bytes)`,
         where,
         'RECORD_TOO_LARGE',
       );
     }
+    return size;
   });
   return records.map((record, index) => ({
     index,
     record,
-    size: recordSizeInBatch(record),
+    size: sizes[index] ?? 0,
     partition: record.partition ?? partitioner({
       topic,
       numPartitions: info.numPartitions,
