@@ -62,12 +62,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`Error: ${errorMessage(error)}\n`);
-    process.exitCode = FAILURE_EXIT;
-  },
-);
+/** Once the answer is printed, a client socket still closing must not keep the command from ending. */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2_000).unref();
+}
+
+main(process.argv.slice(2)).then(exitSoon, (error: unknown) => {
+  process.stderr.write(`Error: ${errorMessage(error)}\n`);
+  exitSoon(FAILURE_EXIT);
+});

@@ -240,6 +240,13 @@ describe('inspect-group errors', () => {
     expect(ours.stdout).toBe('');
   });
 
+  it('says a topic given with --topic does not exist when the cluster does not have it, and exits 1', async () => {
+    const missing = uniqueName('no-such-topic');
+    const result = await inspectGroup(['--group', uniqueName('any-group'), '--topic', missing]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`Error: topic '${missing}' does not exist\n`);
+  });
+
   it('answers an unknown flag with the usage and exit code 2', async () => {
     const result = await inspectGroup(['--bogus']);
     expect(result.code).toBe(2);

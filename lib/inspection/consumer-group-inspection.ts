@@ -8,8 +8,9 @@
  * owner. Offsets and lag are strings (64-bit); null where Kafka prints `-`.
  */
 import { AssignerProtocol, type Admin, type GroupDescription, type MemberDescription } from 'kafkajs';
-import { GroupNotFoundError } from '../errors';
+import { GroupNotFoundError, TopicNotFoundError } from '../errors';
 import type { CoordinatorFinder, GroupCoordinator } from './group-coordinator';
+import { settleAll } from './settle-all';
 
 export interface GroupMember {
   memberId: string;
@@ -89,16 +90,27 @@ async function describeGroup(admin: Admin, groupId: string): Promise<GroupDescri
   return group;
 }
 
-/** partition → committed offset, for every partition the group has committed (all topics, or one). */
+/**
+ * partition → committed offset, for every partition the group has committed (all topics, or one). All are
+ * fetched (OffsetFetch with no topic list) and filtered here: naming a topic would make kafkajs look up its
+ * partitions first, which fails for a topic that is gone while the group still has its offsets.
+ */
 async function committedOffsets(admin: Admin, groupId: string, topic: string | undefined): Promise<Map<string, string>> {
-  const offsets = await admin.fetchOffsets({ groupId, ...(topic === undefined ? {} : { topics: [topic] }) });
+  const offsets = await admin.fetchOffsets({ groupId });
   const committed = new Map<string, string>();
   for (const { topic: name, partitions } of offsets) {
+    if (topic !== undefined && name !== topic) continue;
     for (const { partition, offset } of partitions) {
       if (offset !== '-1') committed.set(key(name, partition), offset);
     }
   }
   return committed;
+}
+
+/** With a topic filter, a topic the cluster does not have is an error, not an empty table. */
+async function checkTopicExists(admin: Admin, topic: string | undefined): Promise<void> {
+  if (topic === undefined) return;
+  if (!(await admin.listTopics()).includes(topic)) throw new TopicNotFoundError(topic);
 }
 
 /**
@@ -108,7 +120,7 @@ async function committedOffsets(admin: Admin, groupId: string, topic: string | u
  */
 async function logEndOffsets(admin: Admin, topics: string[]): Promise<Map<string, string>> {
   const ends = new Map<string, string>();
-  await Promise.all(topics.map(async (topic) => {
+  await settleAll(topics.map(async (topic) => {
     let offsets: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
     try {
       offsets = await admin.fetchTopicOffsets(topic);
@@ -124,8 +136,8 @@ async function logEndOffsets(admin: Admin, topics: string[]): Promise<Map<string
 /** Describes a consumer group. Throws GroupNotFoundError for a group the cluster does not know. */
 export async function describeConsumerGroup(admin: Admin, groupId: string, options: DescribeGroupOptions = {}): Promise<ConsumerGroupDocument> {
   const { topic } = options;
-  const [group, committed, coordinator] = await Promise.all([
-    describeGroup(admin, groupId),
+  const [group, committed, coordinator] = await settleAll<[GroupDescription, Map<string, string>, GroupCoordinator | null]>([
+    checkTopicExists(admin, topic).then(() => describeGroup(admin, groupId)),
     committedOffsets(admin, groupId, topic),
     options.coordinators === undefined ? Promise.resolve(null) : options.coordinators.find(groupId),
   ]);

@@ -55,7 +55,7 @@ export function coordinatorFinder(kafka: Kafka): CoordinatorFinder {
 
   const connected = (): Promise<InternalCluster> => {
     connecting ??= (async () => {
-      const created = createCluster({});
+      const created = createCluster({ allowAutoTopicCreation: false });
       cluster = created;
       await created.connect();
       // connect() reaches a seed broker only; the metadata fills the pool that FindCoordinator is sent through.
