@@ -82,12 +82,9 @@ function lagOf(currentOffset: string | null, logEndOffset: string | null): strin
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-async function describeGroup(admin: Admin, groupId: string): Promise<GroupDescription> {
+async function describeGroup(admin: Admin, groupId: string): Promise<GroupDescription | undefined> {
   const { groups } = await admin.describeGroups([groupId]);
-  const group = groups.find((candidate) => candidate.groupId === groupId);
-  // A group the coordinator does not know is reported as Dead, with no error; Kafka's tool says it does not exist.
-  if (group === undefined || group.state === 'Dead') throw new GroupNotFoundError(groupId);
-  return group;
+  return groups.find((candidate) => candidate.groupId === groupId);
 }
 
 /**
@@ -107,40 +104,37 @@ async function committedOffsets(admin: Admin, groupId: string, topic: string | u
   return committed;
 }
 
-/** With a topic filter, a topic the cluster does not have is an error, not an empty table. */
-async function checkTopicExists(admin: Admin, topic: string | undefined): Promise<void> {
-  if (topic === undefined) return;
-  if (!(await admin.listTopics()).includes(topic)) throw new TopicNotFoundError(topic);
-}
-
 /**
- * topic → (partition → latest offset). A topic that no longer exists has no entry (Kafka prints `-`).
+ * topic → (partition → latest offset), for topics the cluster has; any other has no entry (Kafka prints `-`).
+ * Only existing topics are asked for: kafkajs keeps every topic it was asked about in its metadata requests,
+ * and one that does not exist would fail every later request of a long-lived admin.
  * kafkajs asks ListOffsets with READ_COMMITTED, which is the high watermark Kafka's tool prints unless a
  * transaction is open on the partition (then it is the last stable offset).
  */
 async function logEndOffsets(admin: Admin, topics: string[]): Promise<Map<string, string>> {
   const ends = new Map<string, string>();
   await settleAll(topics.map(async (topic) => {
-    let offsets: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
-    try {
-      offsets = await admin.fetchTopicOffsets(topic);
-    } catch (error) {
-      if (error instanceof Error && 'type' in error && error.type === 'UNKNOWN_TOPIC_OR_PARTITION') return;
-      throw error;
-    }
-    for (const { partition, high } of offsets) ends.set(key(topic, partition), high);
+    for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends.set(key(topic, partition), high);
   }));
   return ends;
 }
 
-/** Describes a consumer group. Throws GroupNotFoundError for a group the cluster does not know. */
+/**
+ * Describes a consumer group. Throws GroupNotFoundError for a group the cluster does not know, and
+ * TopicNotFoundError when options.topic names a topic the cluster does not have.
+ */
 export async function describeConsumerGroup(admin: Admin, groupId: string, options: DescribeGroupOptions = {}): Promise<ConsumerGroupDocument> {
   const { topic } = options;
-  const [group, committed, coordinator] = await settleAll<[GroupDescription, Map<string, string>, GroupCoordinator | null]>([
-    checkTopicExists(admin, topic).then(() => describeGroup(admin, groupId)),
+  const [topics, group, committed, coordinator] = await settleAll<[string[], GroupDescription | undefined, Map<string, string>, GroupCoordinator | null]>([
+    admin.listTopics(),
+    describeGroup(admin, groupId),
     committedOffsets(admin, groupId, topic),
     options.coordinators === undefined ? Promise.resolve(null) : options.coordinators.find(groupId),
   ]);
+  // With a topic filter, a topic the cluster does not have is an error, not an empty table.
+  if (topic !== undefined && !topics.includes(topic)) throw new TopicNotFoundError(topic);
+  // A group the coordinator does not know is reported as Dead, with no error; Kafka's tool says it does not exist.
+  if (group === undefined || group.state === 'Dead') throw new GroupNotFoundError(groupId);
 
   const members: GroupMember[] = group.members.map((member) => {
     const assignment = decodeAssignment(group.protocolType, member);
@@ -153,12 +147,16 @@ export async function describeConsumerGroup(admin: Admin, groupId: string, optio
   // Owners first (most partitions first; stable for ties, as Kafka sorts), then committed partitions nobody owns.
   const owned: Array<{ topic: string; partition: number; member: GroupMember | null }> = [];
   const ownedKeys = new Set<string>();
+  const byPartition = (a: { topic: string; partition: number }, b: { topic: string; partition: number }) =>
+    a.partition - b.partition || a.topic.localeCompare(b.topic);
   for (const member of [...members].sort((a, b) => countPartitions(b) - countPartitions(a))) {
-    for (const [name, partitions] of Object.entries(member.assignment)) {
-      for (const partition of partitions) {
-        owned.push({ topic: name, partition, member });
-        ownedKeys.add(key(name, partition));
-      }
+    // Kafka sorts a member's partitions by partition number (across topics).
+    const memberRows = Object.entries(member.assignment)
+      .flatMap(([name, partitions]) => partitions.map((partition) => ({ topic: name, partition, member })))
+      .sort(byPartition);
+    for (const row of memberRows) {
+      owned.push(row);
+      ownedKeys.add(key(row.topic, row.partition));
     }
   }
   const unowned = [...committed.keys()]
@@ -167,10 +165,11 @@ export async function describeConsumerGroup(admin: Admin, groupId: string, optio
       const [name = '', partition = '0'] = partitionKey.split('\u0000');
       return { topic: name, partition: Number(partition), member: null };
     })
-    .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    .sort(byPartition);
   const rows = [...owned, ...unowned];
 
-  const ends = await logEndOffsets(admin, [...new Set(rows.map((row) => row.topic))]);
+  const existing = new Set(topics);
+  const ends = await logEndOffsets(admin, [...new Set(rows.map((row) => row.topic))].filter((name) => existing.has(name)));
   let totalLag = 0n;
   const partitions: PartitionState[] = rows.map(({ topic: name, partition, member }) => {
     const currentOffset = committed.get(key(name, partition)) ?? null;
