@@ -1,5 +1,5 @@
 /** Helpers for the offline-kafka plugin tests: service files, offline's JSON log lines, a TCP proxy, waiting. */
-import { copyFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { uniqueName } from './kafka';
@@ -45,6 +45,12 @@ export interface FixtureRecord {
   key: string | null;
   value: string | null;
   headers: Record<string, number[]>[];
+}
+
+/** The records the fixture handlers received on a topic, from the file they append to before returning. */
+export function receivedRecords(stateDir: string, topic: string): FixtureRecord[] {
+  const file = join(stateDir, `records-${topic}.jsonl`);
+  return existsSync(file) ? fixtureRecords(readFileSync(file, 'utf8'), topic) : [];
 }
 
 /** The records the fixture handlers logged (`"fixture record"`), optionally of one topic. */
