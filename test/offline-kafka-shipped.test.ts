@@ -41,6 +41,7 @@ describe('the shipped Kafka-triggered function', () => {
   describe('under npm start', () => {
     const topic = uniqueName('ok-shipped');
     const group = uniqueName('ok-shipped-group');
+    const workFolder = join('.esbuild', uniqueName('offline-kafka-shipped'));
     let start: RunningProcess;
     let baseUrl: string;
 
@@ -50,6 +51,8 @@ describe('the shipped Kafka-triggered function', () => {
       baseUrl = `http://localhost:${httpPort}`;
       start = startProcess('npm', ['start', '--', '--httpPort', String(httpPort), '--lambdaPort', String(await freePort())], {
         FORCE_COLOR: '0', RECORD_HANDLER_TOPIC: topic, RECORD_HANDLER_GROUP_ID: group, PRODUCE_TOPICS: topic,
+        // Its own bundle folder, and no rebuild when someone edits a source meanwhile (it would swap workers).
+        ESBUILD_WORK_FOLDER: workFolder, ESBUILD_WATCH_PATTERN: '.offline-kafka-no-watch/**/*.ts',
       });
       await start.waitForOutput(/Server ready:/, 120_000);
       await waitFor('the record handler to join its group', () => jsonLines(start.output())
@@ -58,6 +61,7 @@ describe('the shipped Kafka-triggered function', () => {
 
     afterAll(async () => {
       await start?.stop('SIGINT');
+      rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
     });
 
     it('shows a record sent to /produce as "record processed" in the offline terminal, with its own group', async () => {

@@ -48,6 +48,8 @@ export default class OfflineKafkaPlugin {
       'before:offline:start:init': () => this.#init(),
       'offline:start:ready': () => this.#ready(),
       'offline:start:end': () => this.#end(),
+      // serverless-esbuild rebuilt after a source change: run the new code, as serverless-offline does.
+      'offline:functionsUpdated:cleanup': async () => this.#reload(),
       // `serverless offline` (no `start`): serverless-offline runs everything inside one hook and exits on
       // its own; the mappings start, but leaving the group on Ctrl-C is only best effort there.
       'before:offline:start': () => this.#init(),
@@ -140,6 +142,12 @@ export default class OfflineKafkaPlugin {
       this.#mappings.push(mapping);
       mapping.start();
     }
+  }
+
+  #reload(): void {
+    if (this.#runner === undefined) return;
+    this.#runner.reload();
+    log.info('functions rebuilt: the next invocations run the new code', { mappings: this.#mappings.map((mapping) => mapping.spec.id) });
   }
 
   /** Stops every mapping (finish, commit, leave) within STOP_TIMEOUT_MS, then frees the runner's workers. */

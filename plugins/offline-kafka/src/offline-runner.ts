@@ -37,11 +37,23 @@ export function isLambdaTimeout(error: unknown): boolean {
   return error instanceof Error && (error.constructor.name === 'LambdaTimeoutError' || /\[504\] - Lambda timeout/.test(error.message));
 }
 
-export class OfflineRunner {
-  readonly #lambda: Lambda;
+type OfflineLambda = typeof Lambda;
 
-  private constructor(lambda: Lambda) {
-    this.#lambda = lambda;
+interface Generation {
+  lambda: Lambda;
+  inFlight: number;
+  /** Set once a newer generation replaced this one: cleans it up when its last invocation settles. */
+  retired: boolean;
+}
+
+export class OfflineRunner {
+  readonly #create: () => Lambda;
+  #current: Generation;
+  readonly #retiring = new Set<Promise<void>>();
+
+  private constructor(create: () => Lambda) {
+    this.#create = create;
+    this.#current = { lambda: create(), inFlight: 0, retired: false };
   }
 
   static async create(
@@ -50,10 +62,12 @@ export class OfflineRunner {
     functionKeys: string[],
   ): Promise<OfflineRunner> {
     // serverless-offline is ESM only: a dynamic import from this CommonJS bundle.
-    const { default: OfflineLambda } = await import('serverless-offline/lambda');
-    const lambda = new OfflineLambda(serverless, options);
-    lambda.create(functionKeys.map((functionKey) => ({ functionKey, functionDefinition: serverless.service.getFunction(functionKey) })));
-    return new OfflineRunner(lambda);
+    const { default: LambdaClass }: { default: OfflineLambda } = await import('serverless-offline/lambda');
+    return new OfflineRunner(() => {
+      const lambda = new LambdaClass(serverless, options);
+      lambda.create(functionKeys.map((functionKey) => ({ functionKey, functionDefinition: serverless.service.getFunction(functionKey) })));
+      return lambda;
+    });
   }
 
   /**
@@ -61,14 +75,37 @@ export class OfflineRunner {
    * serverless-offline's LambdaTimeoutError when it runs past its `timeout`.
    */
   invoke(functionKey: string, event: KafkaEvent): Promise<unknown> {
+    const generation = this.#current;
     // get → setEvent → runHandler with no await in between: the pool hands out an IDLE instance and marks
     // it BUSY only in runHandler, so an await here would let two members share one instance.
-    const instance = this.#lambda.get(functionKey);
+    const instance = generation.lambda.get(functionKey);
     instance.setEvent(event);
-    return instance.runHandler();
+    generation.inFlight += 1;
+    return instance.runHandler().finally(() => {
+      generation.inFlight -= 1;
+      if (generation.retired && generation.inFlight === 0) this.#retire(generation);
+    });
   }
 
-  cleanup(): Promise<void> {
-    return this.#lambda.cleanup();
+  /**
+   * serverless-esbuild rebuilt the handlers (offline:functionsUpdated): later invocations load the new
+   * code in fresh workers; the old workers are terminated once the invocations they run have settled
+   * (serverless-offline terminates its own at once, so an http request in flight ends in a 504).
+   */
+  reload(): void {
+    const old = this.#current;
+    this.#current = { lambda: this.#create(), inFlight: 0, retired: false };
+    old.retired = true;
+    if (old.inFlight === 0) this.#retire(old);
+  }
+
+  #retire(generation: Generation): void {
+    const cleaning = generation.lambda.cleanup().catch(() => undefined);
+    this.#retiring.add(cleaning);
+    void cleaning.then(() => this.#retiring.delete(cleaning));
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all([this.#current.lambda.cleanup(), ...this.#retiring]);
   }
 }
