@@ -6,6 +6,7 @@
  *   2. the offline-kafka plugin: the same member code, each batch invoking a no-op function through
  *      serverless-offline's runner (worker thread, structured clone of the event);
  *   3. the same with `serverless offline start --useInProcess` (handler in offline's own thread);
+ *   4. the plugin with 3 members per mapping (one per partition: 3 invocations in flight, as AWS allows);
  * each as a drain rate (from its group join until the broker shows every offset committed: includes the
  * first fetch and, offline, the worker's cold start) and a steady rate (records after the first invocation
  * over the time from its end to the end of the last); batch size 100 (Lambda's default), window 0. Then produce→function latency with window 0: one record at a time, `sentAt` in the
@@ -177,7 +178,7 @@ function freePort(): Promise<number> {
 }
 
 /** 2. The plugin under the real `serverless offline start`: throughput of `sink`, latency of `latency`. */
-async function benchOffline(topic: string, latencyTopic: string, extraArgs: string[] = []): Promise<{ rates: Rates; latencies: number[] }> {
+async function benchOffline(topic: string, latencyTopic: string, extraArgs: string[] = [], members = 1): Promise<{ rates: Rates; latencies: number[] }> {
   const serviceConfig = `.offline-kafka-test-${name('bench')}.yml`;
   copyFileSync(join(ROOT, 'test', 'fixtures', 'offline-kafka', 'bench.yml'), join(ROOT, serviceConfig));
   const group = name('bench-offline');
@@ -186,7 +187,7 @@ async function benchOffline(topic: string, latencyTopic: string, extraArgs: stri
   const waiters = new Set<() => void>();
   const child = spawn('npx', ['serverless', 'offline', 'start', '--config', serviceConfig, '--httpPort', String(await freePort()), '--lambdaPort', String(await freePort()), ...extraArgs], {
     cwd: ROOT, detached: true,
-    env: { ...process.env, FORCE_COLOR: '0', KAFKA_BROKERS: brokers.join(','), BENCH_TOPIC: topic, BENCH_GROUP: group, BENCH_BATCH_SIZE: String(BATCH_SIZE), LATENCY_TOPIC: latencyTopic, LATENCY_GROUP: latencyGroup },
+    env: { ...process.env, FORCE_COLOR: '0', KAFKA_BROKERS: brokers.join(','), BENCH_TOPIC: topic, BENCH_GROUP: group, BENCH_BATCH_SIZE: String(BATCH_SIZE), BENCH_MEMBERS: String(members), LATENCY_TOPIC: latencyTopic, LATENCY_GROUP: latencyGroup },
   });
   const collect = (chunk: Buffer) => { output += chunk.toString(); waiters.forEach((wake) => wake()); };
   child.stdout.on('data', collect);
@@ -204,6 +205,7 @@ async function benchOffline(topic: string, latencyTopic: string, extraArgs: stri
     wake();
   });
   try {
+    // Timed from the first member's join (with several members, the others join within the same rebalance).
     const joined = await waitFor('sink group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === group), 120_000);
     const joinedAt = Date.parse(String(joined.timestamp));
     const doneAt = await whenCommitted(group, topic);
@@ -214,7 +216,7 @@ async function benchOffline(topic: string, latencyTopic: string, extraArgs: stri
       steady: steadyRate(invoked.map((line) => ({ endedAt: Date.parse(String(line.timestamp)), records: Number(line.records) }))),
     };
     const coldStart = durations[0];
-    console.log(`  (${extraArgs.join(' ') || 'worker threads'}: ${durations.length} invocations, first ${coldStart} ms (worker start, handler load), then runner round trip p50 ${percentile(durations.slice(1), 50)} ms, p90 ${percentile(durations.slice(1), 90)} ms)`);
+    console.log(`  (${extraArgs.join(' ') || 'worker threads'}, ${members} member(s): ${durations.length} invocations, first ${coldStart} ms (worker start, handler load), then runner round trip p50 ${percentile(durations.slice(1), 50)} ms, p90 ${percentile(durations.slice(1), 90)} ms)`);
 
     await waitFor('latency group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === latencyGroup), 60_000);
     let seen = 0;
@@ -239,19 +241,23 @@ async function main() {
   const offlineLatencyTopic = name('bench-offline-plugin-latency');
   const inProcessTopic = name('bench-offline-in-process');
   const inProcessLatencyTopic = name('bench-offline-in-process-latency');
-  const topics = [memberTopic, offlineTopic, memberLatencyTopic, offlineLatencyTopic, inProcessTopic, inProcessLatencyTopic];
+  const threeMembersTopic = name('bench-offline-three-members');
+  const threeMembersLatencyTopic = name('bench-offline-three-members-latency');
+  const topics = [memberTopic, offlineTopic, memberLatencyTopic, offlineLatencyTopic, inProcessTopic, inProcessLatencyTopic, threeMembersTopic, threeMembersLatencyTopic];
   await withAdmin((admin) => admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true }));
   try {
     console.log(`brokers ${brokers.join(',')}; ${RECORDS} records of 100 B over 3 partitions per path; batch size ${BATCH_SIZE}, window 0`);
     const producedIn = await produceBacklog(memberTopic, RECORDS);
     await produceBacklog(offlineTopic, RECORDS);
     await produceBacklog(inProcessTopic, RECORDS);
+    await produceBacklog(threeMembersTopic, RECORDS);
     console.log(`backlogs produced (${(RECORDS / producedIn).toFixed(0)} records/s with kafkajs)`);
 
     const member = await benchMember(memberTopic);
     const memberSamples = await memberLatency(memberLatencyTopic);
     const offline = await benchOffline(offlineTopic, offlineLatencyTopic);
     const inProcess = await benchOffline(inProcessTopic, inProcessLatencyTopic, ['--useInProcess']);
+    const threeMembers = await benchOffline(threeMembersTopic, threeMembersLatencyTopic, [], 3);
     const row = (label: string, rates: Rates) => console.log(
       `${label.padEnd(48)} ${rates.drain.toFixed(0).padStart(8)} ${(rates.drain / member.drain).toFixed(2).padStart(6)}× ${rates.steady.toFixed(0).padStart(10)} ${(rates.steady / member.steady).toFixed(2).padStart(6)}×`,
     );
@@ -259,6 +265,7 @@ async function main() {
     row('consume member, in process, no-op invoke', member);
     row('offline-kafka, function via serverless-offline', offline.rates);
     row('offline-kafka, offline --useInProcess', inProcess.rates);
+    row('offline-kafka, 3 members (one per partition)', threeMembers.rates);
     console.log('  drain: from the group join until every offset is committed; steady: after the first invocation');
     console.log(`produce→function latency, window 0, ${LATENCY_SAMPLES} records one at a time:`);
     console.log(`  consume member:                p50 ${percentile(memberSamples, 50)} ms, p90 ${percentile(memberSamples, 90)} ms`);
