@@ -228,9 +228,12 @@ async function benchOffline(topic: string, latencyTopic: string, extraArgs: stri
     const latencies = lines().filter((line) => line.message === 'bench latency').map((line) => Number(line.ms));
     return { rates, latencies };
   } finally {
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGINT');
-    await new Promise((resolveExit) => child.once('exit', resolveExit));
     rmSync(join(ROOT, serviceConfig), { force: true });
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+      process.kill(-child.pid, 'SIGINT');
+      await exited;
+    }
   }
 }
 
