@@ -18,7 +18,7 @@ import type { ProduceRecord } from '../lib/produce/produce-request';
 import { closePublishDependencies, createPublishDependencies, publish } from '../lib/produce/publish';
 import { ensureJars } from './local-kafka/jars';
 import { javaToolArgs } from './local-kafka/tools';
-import { startIsolatedOffline } from '../test/support/produce-offline';
+import { startOffline } from '../test/support/offline';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 50_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1_000);
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const lib = await benchLib();
 
   say('2/4 starting serverless offline…');
-  const offline = await startIsolatedOffline({
+  const offline = await startOffline({
     env: {
       KAFKA_BROKERS: brokers.join(','),
       PRODUCE_TOPICS: [topicNames.http, topicNames.http4, topicNames.single].join(','),

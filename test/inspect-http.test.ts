@@ -97,7 +97,7 @@ describe('GET /groups/{groupId} when Kafka cannot be reached', () => {
 
   it('answers 503 BROKER_UNAVAILABLE with Retry-After and no internals', async () => {
     const broker = `127.0.0.1:${await freePort()}`;
-    offline = await startOffline({ env: { KAFKA_BROKERS: broker, OFFLINE_KAFKA_ENABLED: 'false' } });
+    offline = await startOffline({ env: { KAFKA_BROKERS: broker } });
     const response = await fetch(`${offline.baseUrl}/groups/my-app3`);
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');

@@ -12,7 +12,7 @@ import { partitionForKey } from '../lib/produce/partitioners';
 import { freePortPair } from './support/free-port';
 import { readRecords } from './support/kafka';
 import type { Offline } from './support/offline';
-import { startIsolatedOffline } from './support/produce-offline';
+import { startOffline } from './support/offline';
 
 const TIMEOUT_MS = 5_000;
 
@@ -39,7 +39,7 @@ async function postUser1(): Promise<{ status: number; body: unknown; retryAfter:
 
 beforeAll(async () => {
   port = await freePortPair();
-  offline = await startIsolatedOffline({ env: { KAFKA_BROKERS: `localhost:${port}`, PRODUCE_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  offline = await startOffline({ env: { KAFKA_BROKERS: `localhost:${port}`, PRODUCE_TIMEOUT_MS: String(TIMEOUT_MS) } });
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../lib/produce/partitioners';
 import { createTopic, endOffsets, readRecords, uniqueName, withAdmin } from './support/kafka';
 import type { Offline } from './support/offline';
-import { startIsolatedOffline } from './support/produce-offline';
+import { startOffline } from './support/offline';
 
 const API_KEY = uniqueName('key');
 const main = uniqueName('http-main');
@@ -52,7 +52,7 @@ beforeAll(async () => {
     topics: [{ topic: small, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
     waitForLeaders: true,
   }));
-  offline = await startIsolatedOffline({
+  offline = await startOffline({
     env: {
       PRODUCE_TOPICS: [main, small, missing, '__consumer_offsets'].join(','),
       PRODUCE_API_KEY: API_KEY,

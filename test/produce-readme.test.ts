@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, testBrokers, uniqueName } from './support/kafka';
 import type { Offline } from './support/offline';
-import { startIsolatedOffline } from './support/produce-offline';
+import { startOffline } from './support/offline';
 import { REPO_ROOT } from './support/processes';
 
 const run = promisify(execFile);
@@ -77,7 +77,7 @@ beforeAll(async () => {
   await createTopic(topic, 3);
   for (const { command, env } of commands) {
     if (!command.startsWith('curl') || offlines.has(envKey(env))) continue;
-    offlines.set(envKey(env), await startIsolatedOffline({ env: { PRODUCE_TOPICS: topic, KAFKA_TOPIC: topic, ...env } }));
+    offlines.set(envKey(env), await startOffline({ env: { PRODUCE_TOPICS: topic, KAFKA_TOPIC: topic, ...env } }));
   }
 });
 

@@ -1,9 +1,18 @@
 /**
  * The real `serverless offline start` (osls + serverless-offline + serverless-esbuild) on free ports, as
  * serverless-offline's own end-to-end tests do: start it, wait for "Server ready", call real URLs.
+ *
+ * Each instance is isolated: its own esbuild work folder (another instance rebuilding the shared
+ * `.esbuild` cannot swap a bundle under a loading worker) and no file watching (serverless-esbuild
+ * rebuilds on any .js/.ts change and serverless-offline then ends its workers, so a request in flight
+ * would hang into a 504 whenever a file is saved). The shipped Kafka-triggered function's mapping is off
+ * unless a test turns it on (OFFLINE_KAFKA_ENABLED), so HTTP tests do not consume payment-done.
  */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort } from './free-port';
-import { startProcess, type RunningProcess } from './processes';
+import { REPO_ROOT, startProcess, type RunningProcess } from './processes';
 
 export interface Offline {
   /** e.g. http://localhost:40123 — routes are not stage-prefixed (noPrependStageInUrl). */
@@ -26,15 +35,24 @@ export interface OfflineOptions {
 export async function startOffline(options: OfflineOptions = {}): Promise<Offline> {
   const httpPort = await freePort();
   const lambdaPort = await freePort();
+  const workFolder = join('.esbuild', `offline-${randomBytes(5).toString('hex')}`);
+  const removeWorkFolder = () => rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
   const child = startProcess(
     'npx',
     ['serverless', 'offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort), ...(options.args ?? [])],
-    { FORCE_COLOR: '0', ...options.env },
+    {
+      FORCE_COLOR: '0',
+      OFFLINE_KAFKA_ENABLED: 'false',
+      ESBUILD_WORK_FOLDER: workFolder,
+      ESBUILD_WATCH_PATTERN: '.esbuild/no-watch/**',
+      ...options.env,
+    },
   );
   try {
     await child.waitForOutput(/Server ready:/, options.readyTimeoutMs ?? 90_000);
   } catch (error) {
     await child.stop('SIGKILL');
+    removeWorkFolder();
     throw error;
   }
   return {
@@ -42,6 +60,12 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
     httpPort,
     lambdaPort,
     process: child,
-    stop: () => child.stop('SIGINT', 20_000),
+    stop: async () => {
+      try {
+        return await child.stop('SIGINT', 20_000);
+      } finally {
+        removeWorkFolder();
+      }
+    },
   };
 }
