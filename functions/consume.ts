@@ -8,8 +8,8 @@
  * its end — or SIGINT/SIGTERM — it finishes the batch in hand, commits, leaves the group and disconnects
  * every client, so the process exits. The result is the member's summary.
  */
+import { createKafka } from '../lib/kafka-client';
 import { getConfig } from '../lib/config';
-import { createConsumerKafka } from '../lib/consumer/consumer-kafka';
 import { logger } from '../lib/logger';
 import type { GroupMemberSummary } from '../lib/consumer/group-member';
 import { loadRecordProcessor, parseConsumeRequest, runConsumeSession, sessionError } from '../lib/consumer/consume-session';
@@ -23,7 +23,7 @@ export const handler = async (event: unknown): Promise<GroupMemberSummary> => {
   const config = getConfig();
   const request = parseConsumeRequest(event, config, config.consume.durationSeconds);
   const processor = await loadRecordProcessor(config, processRecords);
-  kafka ??= createConsumerKafka(config.kafka, logger);
+  kafka ??= createKafka(config.kafka, logger);
   const summary = await runConsumeSession(request, { kafka, logger, config, processor, handleSignals: true });
   const error = sessionError(summary);
   if (error !== undefined) throw error;

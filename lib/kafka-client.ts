@@ -20,11 +20,25 @@ function saslOptions(sasl: NonNullable<KafkaConnectionConfig['sasl']>): SASLOpti
   }
 }
 
-/** Routes kafkajs's own log entries into a Powertools Logger, keeping its fields as keys. */
+// Answers of the group protocol that are routine for a consumer group: a rebalance (members come and go)
+// and a group coordinator that is still starting (a fresh broker creates __consumer_offsets on first use).
+// kafkajs logs each as an ERROR on every heartbeat that meets it, and retries them itself; the group member
+// logs the rebalance as data ("group rebalancing") and anything that still fails after the retries.
+const ROUTINE_GROUP_ERRORS = /rebalancing|rejoin is needed|not the correct coordinator|not aware of this member|coordinator is not available|coordinator is loading/i;
+
+function isRoutineGroupError(namespace: string, level: logLevel, error: unknown): boolean {
+  return level === logLevel.ERROR && namespace === 'Connection' && typeof error === 'string' && ROUTINE_GROUP_ERRORS.test(error);
+}
+
+/**
+ * Routes kafkajs's own log entries into a Powertools Logger, keeping its fields as keys. Routine
+ * group-protocol answers are demoted to DEBUG.
+ */
 export function kafkajsLogCreator(log: Logger) {
-  return () => ({ namespace, level, log: entry }: LogEntry) => {
+  return () => ({ namespace, level: entryLevel, log: entry }: LogEntry) => {
     const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
     const attributes = { kafkajs: namespace, ...fields };
+    const level = isRoutineGroupError(namespace, entryLevel, entry.error) ? logLevel.DEBUG : entryLevel;
     switch (level) {
       case logLevel.ERROR:
         log.error(message, attributes);
@@ -51,8 +65,9 @@ export function kafkaOptions(connection: KafkaConnectionConfig, log: Logger = sh
     connectionTimeout: connection.connectionTimeoutMs,
     requestTimeout: connection.requestTimeoutMs,
     retry: { retries: connection.retries, initialRetryTime: 100, maxRetryTime: 1_000 },
-    // kafkajs logs at INFO on every join and connect; WARN keeps the shared log readable.
-    logLevel: logLevel.WARN,
+    // kafkajs logs at INFO on every join and connect; WARN keeps the shared log readable. Under
+    // POWERTOOLS_LOG_LEVEL=DEBUG kafkajs's own debug lines come through too.
+    logLevel: log.getLevelName() === 'DEBUG' ? logLevel.DEBUG : logLevel.WARN,
     logCreator: kafkajsLogCreator(log),
   };
 }

@@ -17,7 +17,6 @@ import { loadConfig, type Config } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { logger } from '../lib/logger';
 import { startGroupMember, type GroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
-import { createConsumerKafka } from '../lib/consumer/consumer-kafka';
 import { eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
 import { ensureJars } from './local-kafka/jars';
 import { javaToolArgs } from './local-kafka/tools';
@@ -150,7 +149,7 @@ async function benchMove(kafka: Kafka, signal: 'SIGINT' | 'SIGKILL'): Promise<nu
       }
     }
   };
-  const survivors: GroupMember[] = [1, 2].map(() => startGroupMember(memberOptions(createConsumerKafka(config.kafka, logger), groupId, topic, survivorInvoke, { batchWindowMs: 0 })));
+  const survivors: GroupMember[] = [1, 2].map(() => startGroupMember(memberOptions(createKafka(config.kafka, logger), groupId, topic, survivorInvoke, { batchWindowMs: 0 })));
   await Promise.all(survivors.map((member) => member.joined));
   const victim = startChildMember(topic, groupId);
   const [partition] = await victim.partitions;
@@ -189,7 +188,7 @@ async function benchLatency(kafka: Kafka, batchWindowMs: number): Promise<{ p50:
   const latencies: number[] = [];
   let resolveAll: () => void = () => undefined;
   const all = new Promise<void>((resolvePromise) => { resolveAll = resolvePromise; });
-  const member = startGroupMember(memberOptions(createConsumerKafka(config.kafka, logger), `bench-latency-${batchWindowMs}-${suffix}`, topic, async (event) => {
+  const member = startGroupMember(memberOptions(createKafka(config.kafka, logger), `bench-latency-${batchWindowMs}-${suffix}`, topic, async (event) => {
     const now = Date.now();
     for (const record of eventRecords(event)) latencies.push(now - Number(Buffer.from(record.value, 'base64').toString()));
     if (latencies.length >= LATENCY_RECORDS) resolveAll();
@@ -225,8 +224,8 @@ async function main(): Promise<void> {
 
   say('2/4 throughput: kafka-consumer-perf-test, then one member (Lambda defaults; batch 10000, window 0)…');
   const java = await benchJava(topic);
-  const defaults = await benchMember(createConsumerKafka(config.kafka, logger), topic, {});
-  const large = await benchMember(createConsumerKafka(config.kafka, logger), topic, { batchSize: 10_000, batchWindowMs: 0 });
+  const defaults = await benchMember(createKafka(config.kafka, logger), topic, {});
+  const large = await benchMember(createKafka(config.kafka, logger), topic, { batchSize: 10_000, batchWindowMs: 0 });
   const java2 = await benchJava(topic);
 
   say(`3/4 partition moves (session timeout ${config.consume.sessionTimeoutMs} ms): graceful leave, then SIGKILL…`);

@@ -5,9 +5,9 @@
  * record (JSON lines), runs until Ctrl-C (or --duration / --max-records), then finishes the batch in
  * hand, commits, leaves the group and prints a summary. Exit code 1 when the handler failed for good.
  */
+import { createKafka } from '../lib/kafka-client';
 import { parseArgs } from 'node:util';
 import { getConfig } from '../lib/config';
-import { createConsumerKafka } from '../lib/consumer/consumer-kafka';
 import { logger } from '../lib/logger';
 import { errorMessage } from '../lib/errors';
 import { describeSummary, loadRecordProcessor, parseConsumeRequest, runConsumeSession } from '../lib/consumer/consume-session';
@@ -49,7 +49,7 @@ async function main(): Promise<number> {
     fromBeginning: values['from-latest'] === true ? false : undefined,
   }, config, undefined);
   const processor = await loadRecordProcessor(config, processRecords);
-  const summary = await runConsumeSession(request, { kafka: createConsumerKafka(config.kafka, logger), logger, config, processor, handleSignals: true });
+  const summary = await runConsumeSession(request, { kafka: createKafka(config.kafka, logger), logger, config, processor, handleSignals: true });
   console.log(`summary: ${describeSummary(summary)}`);
   console.log(`summary: ${JSON.stringify(summary)}`);
   return summary.stoppedBecause === 'failed' ? 1 : 0;

@@ -2,12 +2,12 @@
  * lib/consumer/group-member called directly against the real broker: where a new group starts, and
  * records a filter leaves out.
  */
+import { createKafka } from '../lib/kafka-client';
 import { describe, expect, it } from 'vitest';
 import { Partitioners } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
 import { logger } from '../lib/logger';
-import { createConsumerKafka } from '../lib/consumer/consumer-kafka';
 import { decodeBase64, eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
 import { startGroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
 import { createTopic, testBrokers, testKafka, uniqueName } from './support/kafka';
@@ -17,7 +17,7 @@ const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSIO
 
 function options(topic: string, groupId: string, seen: MSKRecord[], extra: Partial<GroupMemberOptions>): GroupMemberOptions {
   return {
-    kafka: createConsumerKafka(config.kafka, logger),
+    kafka: createKafka(config.kafka, logger),
     logger,
     groupId,
     topic,
