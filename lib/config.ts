@@ -34,13 +34,16 @@ export interface ProduceConfig {
 export type FailurePolicy = 'stop' | 'dead-letter';
 
 export interface ConsumeConfig {
+  /** Lambda BatchSize (1..10000, default 100). */
   batchSize: number;
+  /** Lambda MaximumBatchingWindowInSeconds × 1000 (0 allowed, default 500). */
   batchWindowMs: number;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
   /** Attempts per batch (first try included) before the failure policy applies. */
   maxAttempts: number;
+  /** Wait before the second attempt; doubled for each further attempt (at most 60 s). */
   retryBackoffMs: number;
   onFailure: FailurePolicy;
   /** Dead-letter topic; `{topic}` is replaced by the source topic. */

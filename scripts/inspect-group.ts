@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { getConfig } from '../lib/config';
 import { ConfigError, GroupNotFoundError, errorMessage } from '../lib/errors';
-import { FAILURE_EXIT, USAGE_EXIT, commandKafka, errorLine } from '../lib/inspection/cli-support';
+import { FAILURE_EXIT, USAGE_EXIT, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
 import {
   describeConsumerGroup,
   ownerChanges,
@@ -227,12 +227,6 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await Promise.allSettled([admin.disconnect(), coordinators.close()]);
   }
-}
-
-/** Once the answer is printed, a client socket still closing must not keep the command from ending. */
-function exitSoon(code: number): void {
-  process.exitCode = code;
-  setTimeout(() => process.exit(code), 2_000).unref();
 }
 
 main(process.argv.slice(2)).then(exitSoon, (error: unknown) => {

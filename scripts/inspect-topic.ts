@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { getConfig } from '../lib/config';
 import { ConfigError, errorMessage } from '../lib/errors';
-import { FAILURE_EXIT, USAGE_EXIT, commandKafka, errorLine } from '../lib/inspection/cli-support';
+import { FAILURE_EXIT, USAGE_EXIT, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
 import { formatTopicTable } from '../lib/inspection/table-format';
 import { describeTopic } from '../lib/inspection/topic-inspection';
 
@@ -60,12 +60,6 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-}
-
-/** Once the answer is printed, a client socket still closing must not keep the command from ending. */
-function exitSoon(code: number): void {
-  process.exitCode = code;
-  setTimeout(() => process.exit(code), 2_000).unref();
 }
 
 main(process.argv.slice(2)).then(exitSoon, (error: unknown) => {

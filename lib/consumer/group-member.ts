@@ -22,6 +22,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';
+import type { ConsumeConfig } from '../config';
 import { errorMessage } from '../errors';
 import { buildKafkaEvent, lambdaRecord, type EventSourceSpec, type KafkaEvent, type PartitionBatch } from './lambda-event';
 
@@ -29,27 +30,19 @@ export type { EventSourceSpec, KafkaEvent } from './lambda-event';
 
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | { timestamp: number };
 
-export interface GroupMemberOptions {
+/** The consume settings a member applies, as lib/config.ts documents them. */
+export type MemberSettings = Pick<
+  ConsumeConfig,
+  'batchSize' | 'batchWindowMs' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs' | 'maxAttempts' | 'retryBackoffMs' | 'onFailure' | 'deadLetterTopic'
+>;
+
+export interface GroupMemberOptions extends MemberSettings {
   kafka: Kafka;
   logger: Logger;
   groupId: string;
   topic: string;
   /** Where to start when the group has no committed offset for a partition. */
   startingPosition: StartingPosition;
-  /** Lambda BatchSize (1..10000, default 100). */
-  batchSize: number;
-  /** Lambda MaximumBatchingWindowInSeconds × 1000 (0 allowed, default 500). */
-  batchWindowMs: number;
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  rebalanceTimeoutMs: number;
-  /** Attempts per batch, the first included, before onFailure applies. */
-  maxAttempts: number;
-  /** Wait before the second attempt; doubled for each further attempt (at most 60 s). */
-  retryBackoffMs: number;
-  onFailure: 'stop' | 'dead-letter';
-  /** Dead-letter topic; `{topic}` is replaced by the source topic. */
-  deadLetterTopic: string;
   eventSource: EventSourceSpec;
   /** Handles one Lambda-shaped batch. Resolving = success (offsets committed after it); throwing = failure. */
   invoke: (event: KafkaEvent) => Promise<unknown>;

@@ -23,3 +23,12 @@ export function commandKafka(config: Config = getConfig()): Kafka {
 export function errorLine(error: unknown, brokers: readonly string[]): string {
   return `Error: ${errorMessage(inspectionError(error, brokers))}`;
 }
+
+/**
+ * Ends a command with this code. Once the answer is printed, a client socket still closing must not keep
+ * the command from ending, so the process exits after a short grace.
+ */
+export function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2_000).unref();
+}

@@ -1,9 +1,8 @@
 /** Helpers for the consume tests: start members through the users' commands, read their JSON log lines. */
 import { Partitioners } from 'kafkajs';
-import { startProcess, type RunningProcess } from './processes';
+import { jsonLines, startProcess, type LogLine, type RunningProcess } from './processes';
 import { testKafka, withAdmin } from './kafka';
 
-export type LogLine = Record<string, unknown> & { message?: string };
 
 export interface ProcessedRecord {
   partition: number;
@@ -35,19 +34,9 @@ export function startConsumeInvoke(name: string, data: Record<string, unknown>, 
   };
 }
 
-/** Every JSON object line a process printed (Powertools writes INFO to stdout, WARN and ERROR to stderr). */
+/** Every JSON object line a member printed (Powertools writes INFO to stdout, WARN and ERROR to stderr). */
 export function logLines(member: Member): LogLine[] {
-  const lines: LogLine[] = [];
-  for (const line of member.process.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const parsed: unknown = JSON.parse(line);
-      if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as LogLine);
-    } catch {
-      // a pretty-printed result (invoke local) spans lines; only single-line logs are read here
-    }
-  }
-  return lines;
+  return jsonLines(member.process.output());
 }
 
 export function processed(member: Member): ProcessedRecord[] {

@@ -3,7 +3,9 @@ import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { uniqueName } from './kafka';
-import { REPO_ROOT } from './processes';
+import { REPO_ROOT, jsonLines } from './processes';
+
+export { jsonLines, type LogLine } from './processes';
 
 /**
  * osls only takes `--config` files from the service folder (the working directory), so a service file of
@@ -13,24 +15,6 @@ export function serviceFile(fixture: string): { config: string; remove: () => vo
   const config = `.offline-kafka-test-${uniqueName(fixture)}.yml`;
   copyFileSync(join(REPO_ROOT, 'test', 'fixtures', 'offline-kafka', `${fixture}.yml`), join(REPO_ROOT, config));
   return { config, remove: () => rmSync(join(REPO_ROOT, config), { force: true }) };
-}
-
-export type LogLine = Record<string, unknown> & { message?: unknown };
-
-/** Every JSON object line of a process's output (Powertools logs, the fixture handlers' lines). */
-export function jsonLines(output: string): LogLine[] {
-  const lines: LogLine[] = [];
-  for (const line of output.split('\n')) {
-    const trimmed = line.trim();
-    if (!trimmed.startsWith('{')) continue;
-    try {
-      const parsed: unknown = JSON.parse(trimmed);
-      if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as LogLine);
-    } catch {
-      // not a whole JSON line
-    }
-  }
-  return lines;
 }
 
 export interface FixtureRecord {

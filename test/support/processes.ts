@@ -78,3 +78,21 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
 
   return { child, output, stdout: () => stdout, waitForOutput, exited, stop };
 }
+
+export type LogLine = Record<string, unknown> & { message?: unknown };
+
+/** Every JSON object line of a process's output (Powertools logs as data, fixture handlers' lines). */
+export function jsonLines(output: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of output.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith('{')) continue;
+    try {
+      const parsed: unknown = JSON.parse(trimmed);
+      if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as LogLine);
+    } catch {
+      // not a whole JSON line
+    }
+  }
+  return lines;
+}
