@@ -6,9 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
-import { getConfig } from '../lib/config';
-import { ConfigError, GroupNotFoundError, errorMessage } from '../lib/errors';
-import { FAILURE_EXIT, USAGE_EXIT, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
+import { GroupNotFoundError, errorMessage } from '../lib/errors';
+import { FAILURE_EXIT, USAGE_EXIT, commandConfig, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
 import {
   describeConsumerGroup,
   ownerChanges,
@@ -192,13 +191,8 @@ async function runWatch(admin: Admin, coordinators: CoordinatorFinder, options: 
 }
 
 async function main(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = getConfig();
-  } catch (error) {
-    process.stderr.write(`Error: ${errorMessage(error)}\n`);
-    return error instanceof ConfigError ? USAGE_EXIT : FAILURE_EXIT;
-  }
+  const config = commandConfig();
+  if (typeof config === 'number') return config;
   let options: Options | 'help';
   try {
     options = parseOptions(argv, config.defaultGroupId);

@@ -5,9 +5,8 @@
  * and latest offsets (as `kafka-get-offsets --time -2 / -1`). The topic defaults to KAFKA_TOPIC (payment-done).
  */
 import { parseArgs } from 'node:util';
-import { getConfig } from '../lib/config';
-import { ConfigError, errorMessage } from '../lib/errors';
-import { FAILURE_EXIT, USAGE_EXIT, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
+import { errorMessage } from '../lib/errors';
+import { FAILURE_EXIT, USAGE_EXIT, commandConfig, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
 import { formatTopicTable } from '../lib/inspection/table-format';
 import { describeTopic } from '../lib/inspection/topic-inspection';
 
@@ -19,13 +18,8 @@ const USAGE = `usage: npm run inspect-topic -- [<topic>] [--json]
   -h, --help   this text`;
 
 async function main(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = getConfig();
-  } catch (error) {
-    process.stderr.write(`Error: ${errorMessage(error)}\n`);
-    return error instanceof ConfigError ? USAGE_EXIT : FAILURE_EXIT;
-  }
+  const config = commandConfig();
+  if (typeof config === 'number') return config;
   let parsed;
   try {
     parsed = parseArgs({

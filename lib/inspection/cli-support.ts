@@ -4,7 +4,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { getConfig, type Config } from '../config';
-import { errorMessage } from '../errors';
+import { ConfigError, errorMessage } from '../errors';
 import { createKafka } from '../kafka-client';
 import { logger } from '../logger';
 import { inspectionError } from './kafka-errors';
@@ -31,4 +31,14 @@ export function errorLine(error: unknown, brokers: readonly string[]): string {
 export function exitSoon(code: number): void {
   process.exitCode = code;
   setTimeout(() => process.exit(code), 2_000).unref();
+}
+
+/** The config; when the environment is malformed, prints why and gives the exit code instead. */
+export function commandConfig(): Config | number {
+  try {
+    return getConfig();
+  } catch (error) {
+    process.stderr.write(`Error: ${errorMessage(error)}\n`);
+    return error instanceof ConfigError ? USAGE_EXIT : FAILURE_EXIT;
+  }
 }
