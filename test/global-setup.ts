@@ -9,12 +9,33 @@
 import type { TestProject } from 'vitest/node';
 import { kafkaUp, optionsFromEnv } from '../scripts/local-kafka/index';
 import { stopJvmBroker } from '../scripts/local-kafka/jvm-broker';
-import { stateFile } from '../scripts/local-kafka/paths';
-import { rmSync } from 'node:fs';
+import { KAFKA_HOME, stateFile } from '../scripts/local-kafka/paths';
+import { processAlive } from '../scripts/local-kafka/processes';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePortPair } from './support/free-port';
 
 
 const say = (line: string) => console.log(`[kafka] ${line}`);
+
+/** Marks a JVM test broker with the pid of the test run that owns it. */
+const ownerFile = (port: number) => join(KAFKA_HOME, `test-broker-${port}.owner`);
+
+/** Stops test brokers whose test run is gone (killed before its teardown ran) and deletes their data. */
+async function reapOrphanedTestBrokers(): Promise<void> {
+  if (!existsSync(KAFKA_HOME)) return;
+  for (const name of readdirSync(KAFKA_HOME)) {
+    const match = /^test-broker-(\d+)\.owner$/.exec(name);
+    if (!match) continue;
+    const port = Number(match[1]);
+    const owner = Number(readFileSync(join(KAFKA_HOME, name), 'utf8'));
+    if (processAlive(owner)) continue;
+    say(`stopping the test broker on port ${port} left by an earlier run (pid ${owner} is gone)`);
+    await stopJvmBroker(port, { wipe: true });
+    rmSync(stateFile(port), { force: true });
+    rmSync(ownerFile(port), { force: true });
+  }
+}
 
 async function containerRuntimeAnswers(): Promise<boolean> {
   const { getContainerRuntimeClient } = await import('testcontainers');
@@ -70,8 +91,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     };
   }
 
+  await reapOrphanedTestBrokers();
   const port = await freePortPair();
   say(`no KAFKA_BROKERS and no container runtime: starting Kafka on the JVM on port ${port}`);
+  mkdirSync(KAFKA_HOME, { recursive: true });
+  writeFileSync(ownerFile(port), String(process.pid));
   const options = optionsFromEnv({ ...process.env, KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, say);
   const state = await kafkaUp(options);
   process.env.KAFKA_BROKERS = state.brokers.join(',');
@@ -82,5 +106,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     say(`stopping the test broker on port ${port}`);
     await stopJvmBroker(port, { wipe: true });
     rmSync(stateFile(port), { force: true });
+    rmSync(ownerFile(port), { force: true });
   };
 }
