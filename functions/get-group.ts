@@ -6,8 +6,8 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { getConfig } from '../lib/config';
-import { ValidationError, errorMessage } from '../lib/errors';
-import { errorResponse, httpStatusOf, jsonResponse } from '../lib/http';
+import { ValidationError } from '../lib/errors';
+import { failureResponse, jsonResponse } from '../lib/http';
 import { describeConsumerGroup } from '../lib/inspection/consumer-group-inspection';
 import { getInspectionClients } from '../lib/inspection/inspection-clients';
 import { inspectionError } from '../lib/inspection/kafka-errors';
@@ -48,11 +48,6 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
     return jsonResponse(200, document, { 'x-correlation-id': correlationId });
   } catch (caught: unknown) {
     const error = inspectionError(caught, configuredBrokers());
-    const statusCode = httpStatusOf(error);
-    const fields = { correlationId, groupId, statusCode, durationMs: Date.now() - started };
-    if (statusCode >= 500) logger.error('describe group failed', { ...fields, error });
-    else logger.warn('describe group refused', { ...fields, reason: errorMessage(error) });
-    const response = errorResponse(error);
-    return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
+    return failureResponse(error, { action: 'describe group', correlationId, log: logger, fields: { groupId, durationMs: Date.now() - started } });
   }
 }

@@ -6,8 +6,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { getConfig } from '../lib/config';
-import { errorMessage } from '../lib/errors';
-import { errorResponse, httpStatusOf, jsonResponse } from '../lib/http';
+import { failureResponse, jsonResponse } from '../lib/http';
 import { logger } from '../lib/logger';
 import { checkApiKey, checkTopicAllowed, parseProduceRequest } from '../lib/produce/produce-request';
 import { getPublishDependencies, publish } from '../lib/produce/publish';
@@ -31,11 +30,6 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
     logger.info('produced', { correlationId, topic, records, partitions, durationMs: Date.now() - started });
     return jsonResponse(200, result, { 'x-correlation-id': correlationId });
   } catch (error: unknown) {
-    const statusCode = httpStatusOf(error);
-    const fields = { correlationId, topic, records, statusCode, durationMs: Date.now() - started };
-    if (statusCode >= 500) logger.error('produce failed', { ...fields, error });
-    else logger.warn('produce refused', { ...fields, reason: errorMessage(error) });
-    const response = errorResponse(error);
-    return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
+    return failureResponse(error, { action: 'produce', correlationId, log: logger, fields: { topic, records, durationMs: Date.now() - started } });
   }
 }

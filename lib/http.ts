@@ -4,7 +4,8 @@
  * Body shape, always: {"error":{"code":"…","message":"…"}}.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { KafkaFunctionsError, type ErrorCode } from './errors';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { KafkaFunctionsError, errorMessage, type ErrorCode } from './errors';
 
 const STATUS: Record<ErrorCode, number> = {
   INVALID_REQUEST: 400,
@@ -41,4 +42,21 @@ export function errorResponse(error: unknown): APIGatewayProxyResult {
     return jsonResponse(503, { error: { code: error.code, message: 'Kafka is not reachable right now; try again shortly' } }, { 'retry-after': '5' });
   }
   return jsonResponse(500, { error: { code: 'INTERNAL', message: 'Internal error' } });
+}
+
+/**
+ * The answer to a request that failed, logged as data first: a 5xx as `<action> failed` with the error
+ * (for us), a 4xx as `<action> refused` with the reason (the caller's doing). The correlation id goes into
+ * the log line and the `x-correlation-id` response header.
+ */
+export function failureResponse(
+  error: unknown,
+  context: { action: string; correlationId: string; log: Logger; fields?: Record<string, unknown> },
+): APIGatewayProxyResult {
+  const statusCode = httpStatusOf(error);
+  const fields = { correlationId: context.correlationId, ...context.fields, statusCode };
+  if (statusCode >= 500) context.log.error(`${context.action} failed`, { ...fields, error });
+  else context.log.warn(`${context.action} refused`, { ...fields, reason: errorMessage(error) });
+  const response = errorResponse(error);
+  return { ...response, headers: { ...response.headers, 'x-correlation-id': context.correlationId } };
 }
