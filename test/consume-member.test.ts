@@ -10,7 +10,8 @@ import { loadConfig } from '../lib/config';
 import { logger } from '../lib/logger';
 import { decodeBase64, eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
 import { startGroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
-import { createTopic, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { run } from '../scripts/local-kafka/processes';
 import { committedOffsets } from './support/consume';
 
 const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' });
@@ -116,5 +117,79 @@ describe('consume: the group member library', () => {
     expect(groups[0]?.state).toBe('Empty');
     expect(groups[0]?.members).toEqual([]);
     expect(await member.stop()).toEqual(summary);
+  });
+
+  it('a record with a header that has no value reaches the handler with that header as no bytes, and is committed', async () => {
+    // Prepare: kcat writes a header without a value, which kafkajs decodes as null.
+    const topic = await createTopic(uniqueName('member-null-header'), 1);
+    const groupId = uniqueName('group-null-header');
+    const produced = await run('kcat', ['-P', '-b', testBrokers().join(','), '-t', topic, '-k', 'user1', '-H', 'empty', '-H', 'source=checkout'], { input: 'hi there\n', timeoutMs: 30_000 });
+    expect(produced.code, produced.stderr).toBe(0);
+    const seen: MSKRecord[] = [];
+
+    // Act
+    const summary = await startGroupMember(options(topic, groupId, seen, { maxRecords: 1 })).done;
+
+    // Assess
+    expect(summary).toMatchObject({ recordsProcessed: 1, stoppedBecause: 'maxRecords' });
+    expect(seen.map((record) => decodeBase64(record.value))).toEqual(['hi there']);
+    expect(seen[0]?.headers).toEqual([{ empty: [] }, { source: [...Buffer.from('checkout')] }]);
+    expect((await committedOffsets(groupId, topic)).get(0)).toBe(1);
+  });
+
+  it('stop() during an invocation hands over no batch queued behind it: only the batch in hand is committed', async () => {
+    // Prepare: one fetch brings 5 records on each of 3 partitions; with batch size 5 that is 3 batches.
+    const topic = await createTopic(uniqueName('member-stop-queued'), 3);
+    const groupId = uniqueName('group-stop-queued');
+    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    await producer.send({ topic, messages: [0, 1, 2].flatMap((partition) => [1, 2, 3, 4, 5].map((n) => ({ partition, value: `p${partition}-${n}` }))) });
+    await producer.disconnect();
+    const invocations: number[] = [];
+    let firstInvocation: () => void = () => undefined;
+    const invoked = new Promise<void>((resolveInvoked) => { firstInvocation = resolveInvoked; });
+
+    // Act: stop while the first batch is in the handler (which takes 1 s).
+    const member = startGroupMember(options(topic, groupId, [], {
+      batchSize: 5,
+      invoke: async (event: KafkaEvent) => {
+        invocations.push(eventRecords(event).length);
+        firstInvocation();
+        await new Promise((resolveHandler) => setTimeout(resolveHandler, 1_000));
+      },
+    }));
+    await invoked;
+    const summary = await member.stop();
+
+    // Assess
+    expect(invocations).toEqual([5]);
+    expect(summary).toMatchObject({ recordsProcessed: 5, batches: 1, stoppedBecause: 'stopped' });
+    const committed = await committedOffsets(groupId, topic);
+    expect([...committed.values()].filter((offset) => offset > 0)).toEqual([5]);
+  });
+
+  it('dead-letters only the records the handler was given, not those the filter left out', async () => {
+    // Prepare
+    const topic = await createTopic(uniqueName('member-dlq-filter'), 1);
+    const groupId = uniqueName('group-dlq-filter');
+    const deadLetterTopic = uniqueName('member-dlq-filter-dlq');
+    await produce(topic, ['keep-1', 'skip-2', 'keep-3']);
+
+    // Act
+    const summary = await startGroupMember(options(topic, groupId, [], {
+      maxRecords: 3,
+      maxAttempts: 1,
+      onFailure: 'dead-letter',
+      deadLetterTopic,
+      filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
+      invoke: async () => { throw new Error('always fails'); },
+    })).done;
+
+    // Assess
+    const deadLettered = await readRecords(deadLetterTopic, 2);
+    expect(deadLettered.map(({ value }) => value)).toEqual(['keep-1', 'keep-3']);
+    expect(summary).toMatchObject({ deadLettered: 2, filtered: 1, recordsProcessed: 1 });
+    expect((await committedOffsets(groupId, topic)).get(0)).toBe(3);
+    expect(await endOffsets(deadLetterTopic)).toEqual(new Map([[0, '2']]));
   });
 });

@@ -129,9 +129,9 @@ function waitUnless(ms: number, cut: Promise<void>): Promise<void> {
   });
 }
 
-function offsetRange(contributions: Contribution[]): Record<string, string> {
+function offsetRange(batches: PartitionBatch[]): Record<string, string> {
   const ranges: Record<string, string> = {};
-  for (const { topic, partition, messages } of contributions) {
+  for (const { topic, partition, messages } of batches) {
     const first = messages[0];
     const last = messages[messages.length - 1];
     if (first !== undefined && last !== undefined) ranges[`${topic}-${partition}`] = `${first.offset}..${last.offset}`;
@@ -144,6 +144,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   const { kafka, logger, groupId, topic } = options;
   const windowed = options.batchWindowMs > 0;
   const consumer: Consumer = kafka.consumer({
+    // kafkajs restarts a crashed consumer by itself; once we stop, a restart already under way must not
+    // schedule another, or a consumer would rejoin the group after "group left" and keep the process alive.
+    retry: { retries: 5, restartOnFailure: async () => !stopping },
     groupId,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: options.heartbeatIntervalMs,
@@ -253,7 +256,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     return promise;
   };
 
-  const deadLetter = async (contributions: Contribution[], error: unknown, attempts: number) => {
+  /** Writes the records the handler was given (not those the filter left out) to the dead-letter topic. */
+  const deadLetter = async (batches: PartitionBatch[], error: unknown, attempts: number) => {
     const target = options.deadLetterTopic.replaceAll('{topic}', topic);
     if (producer === undefined) {
       const admin: Admin = kafka.admin();
@@ -267,7 +271,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
     }
-    const messages = contributions.flatMap(({ topic: source, partition, messages: records }) => records.map((message) => ({
+    const messages = batches.flatMap(({ topic: source, partition, messages: records }) => records.map((message) => ({
       key: message.key,
       value: message.value,
       headers: {
@@ -279,7 +283,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       },
     })));
     await producer.send({ topic: target, messages });
-    logger.error('records dead-lettered', { groupId, memberId, deadLetterTopic: target, records: messages.length, offsets: offsetRange(contributions), attempts, error: errorMessage(error) });
+    logger.error('records dead-lettered', { groupId, memberId, deadLetterTopic: target, records: messages.length, offsets: offsetRange(batches), attempts, error: errorMessage(error) });
     return messages.length;
   };
 
@@ -347,21 +351,33 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 
   const deliver = async (contributions: Contribution[]): Promise<Outcome> => {
     const count = contributions.reduce((sum, { messages }) => sum + messages.length, 0);
+    if (stopping) {
+      // Queued behind the batch in hand when the stop came: left uncommitted for the next owner.
+      claimed -= count;
+      return { ok: false, rethrow: false };
+    }
+    // What the handler is given: the records the filter keeps (all of them when the event cannot be built).
     let batches: PartitionBatch[] = contributions.map(({ topic: name, partition, messages }) => ({ topic: name, partition, messages }));
     const { filter } = options;
     let skipped = 0;
-    if (filter !== undefined) {
-      batches = batches.map((batch) => {
-        const kept = batch.messages.filter((message) => filter(lambdaRecord(batch.topic, batch.partition, message)));
-        skipped += batch.messages.length - kept.length;
-        return { ...batch, messages: kept };
-      });
-    }
-    const event = buildKafkaEvent(options.eventSource, batches);
+    let event: KafkaEvent | undefined;
     let lastError: unknown;
-    let succeeded = count === skipped;
+    try {
+      const kept = filter === undefined ? batches : batches.map((batch) => ({
+        ...batch,
+        messages: batch.messages.filter((message) => filter(lambdaRecord(batch.topic, batch.partition, message))),
+      }));
+      event = buildKafkaEvent(options.eventSource, kept);
+      skipped = count - kept.reduce((sum, { messages }) => sum + messages.length, 0);
+      batches = kept;
+    } catch (error) {
+      // A record the event cannot be built from fails like a handler would, through the failure policy.
+      lastError = error;
+      logger.warn('batch failed', { groupId, memberId, attempt: 0, records: count, offsets: offsetRange(contributions), error: `could not build the event: ${errorMessage(error)}` });
+    }
+    let succeeded = event !== undefined && count === skipped;
     let attempts = 0;
-    if (!succeeded) {
+    if (event !== undefined && !succeeded) {
       for (let attempt = 1; attempt <= options.maxAttempts; attempt += 1) {
         attempts = attempt;
         try {
@@ -392,7 +408,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     if (!succeeded) {
       if (options.onFailure === 'dead-letter') {
         try {
-          deadLettered = await deadLetter(contributions, lastError, attempts);
+          deadLettered = await deadLetter(batches, lastError, attempts);
         } catch (error) {
           claimed -= count;
           fail(`could not write ${count} records to the dead-letter topic after ${attempts} failed attempts: ${errorMessage(error)}`, error);
@@ -401,7 +417,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       } else {
         claimed -= count;
         const ranges = Object.entries(offsetRange(contributions)).map(([key, range]) => `${key} offsets ${range}`).join(', ');
-        fail(`the handler failed ${attempts} times for ${ranges} (CONSUME_ON_FAILURE=stop); last error: ${errorMessage(lastError)}`, lastError);
+        fail(event === undefined
+          ? `could not build the Lambda event for ${ranges} (CONSUME_ON_FAILURE=stop): ${errorMessage(lastError)}`
+          : `the handler failed ${attempts} times for ${ranges} (CONSUME_ON_FAILURE=stop); last error: ${errorMessage(lastError)}`, lastError);
         return { ok: false, rethrow: false };
       }
     }
@@ -452,6 +470,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 
   const fail = (message: string, cause: unknown) => {
     failure = message;
+    // Also when a stop was already under way: the summary must say the handler failed for good.
+    stoppedBecause = 'failed';
     logger.error('member failed', { groupId, memberId, error: message, cause: errorMessage(cause) });
     // Not awaited: stopping waits for this very eachBatch to return.
     void requestStop('failed');
@@ -518,7 +538,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     logger.error('member crashed', { groupId, memberId, error: errorMessage(payload.error), restart: payload.restart });
-    if (!payload.restart) {
+    if (!payload.restart && !stopping) {
       failure = `consumer crashed: ${errorMessage(payload.error)}`;
       rejectJoined(payload.error);
       void requestStop('failed');

@@ -31,7 +31,9 @@ function timestampType(message: KafkaMessage): MSKRecord['timestampType'] {
   return 'CREATE_TIME';
 }
 
-function headerBytes(value: Buffer | string): number[] {
+/** A header without a value (kafkajs decodes it as null) is given as no bytes. */
+function headerBytes(value: Buffer | string | null): number[] {
+  if (value === null) return [];
   return [...(typeof value === 'string' ? Buffer.from(value) : value)];
 }
 
@@ -40,7 +42,8 @@ export function lambdaHeaders(message: KafkaMessage): MSKRecordHeader[] {
   const headers: MSKRecordHeader[] = [];
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) headers.push({ [name]: headerBytes(one) });
+    const values: (Buffer | string | null)[] = Array.isArray(value) ? value : [value];
+    for (const one of values) headers.push({ [name]: headerBytes(one) });
   }
   return headers;
 }

@@ -18,7 +18,8 @@ export function stopOnSignals(stop: () => Promise<unknown>, logger: Logger, sign
     if (firstAt !== undefined) {
       if (Date.now() - firstAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
       logger.warn('second signal: exiting without a graceful stop', { signal });
-      process.exit(130);
+      // 128 + the signal's number, as a shell reports a process ended by it.
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
     }
     firstAt = Date.now();
     logger.info('signal received, stopping gracefully', { signal });
