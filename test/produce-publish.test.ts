@@ -142,6 +142,38 @@ describe('publishing through lib/produce', () => {
     expect(await withAdmin((admin) => admin.listTopics())).not.toContain(topic);
   });
 
+  it('writes nothing after answering BROKER_UNAVAILABLE at its deadline, even when Kafka answers late', async () => {
+    // Prepare: a topic lookup that answers only after the 300 ms deadline (a broker that is slow to come back).
+    const topic = await createTopic(uniqueName('produce-late'), 1);
+    const late = dependenciesFor(testBrokers(), { timeoutMs: 300 });
+    const lookup = late.topics.get.bind(late.topics);
+    let lookupAnswered: () => void = () => undefined;
+    const answered = new Promise<void>((resolveAnswered) => { lookupAnswered = resolveAnswered; });
+    late.topics.get = async (name: string) => {
+      const info = await lookup(name);
+      await new Promise((resolveSlow) => setTimeout(resolveSlow, 600));
+      lookupAnswered();
+      return info;
+    };
+    const producerGet = late.producer.get.bind(late.producer);
+    let producerAsked = 0;
+    late.producer.get = () => { producerAsked += 1; return producerGet(); };
+
+    try {
+      // Act
+      const error = await rejection(publish({ topic, records: [record({ value: 'must not be written' })] }, late));
+      await answered;
+      await new Promise((resolveTurn) => setImmediate(resolveTurn));
+
+      // Assess
+      expect(error.code).toBe('BROKER_UNAVAILABLE');
+      expect(producerAsked).toBe(0);
+      expect(await endOffsets(topic)).toEqual(new Map([[0, '0']]));
+    } finally {
+      await closePublishDependencies(late);
+    }
+  });
+
   it('reuses one connected producer across publishes', async () => {
     const topic = await createTopic(uniqueName('produce-reuse'), 1);
     const first = await dependencies.producer.get();

@@ -180,13 +180,24 @@ async function sendOne(producer: Producer, topic: string, items: Planned[], time
   }
 }
 
-async function publishWithinDeadline(request: ProduceRequest, dependencies: PublishDependencies): Promise<PublishResult> {
+/** Set once the deadline has passed: the request has been answered 503, so nothing more may be sent. */
+interface Deadline {
+  passed: boolean;
+}
+
+async function publishWithinDeadline(request: ProduceRequest, dependencies: PublishDependencies, deadline: Deadline): Promise<PublishResult> {
   const { topic } = request;
+  const stopIfLate = () => {
+    if (deadline.passed) throw new BrokerUnavailableError(`Kafka did not answer within ${dependencies.timeoutMs} ms`);
+  };
   const info = await dependencies.topics.get(topic);
+  stopIfLate();
   const planned = planPartitions(topic, request.records, info, dependencies.partitioner);
   const producer = await dependencies.producer.get();
   const results: PublishedRecord[] = new Array<PublishedRecord>(planned.length);
   for (const items of splitIntoSends(planned, info.maxMessageBytes)) {
+    // Checked before every send: a request answered 503 must not write afterwards.
+    stopIfLate();
     await sendOne(producer, topic, items, dependencies.timeoutMs, results);
   }
   return { topic, results };
@@ -238,12 +249,19 @@ export function toProduceError(error: unknown, topic: string): unknown {
   return error;
 }
 
-function withDeadline<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> {
+function withDeadline<T>(timeoutMs: number, work: (deadline: Deadline) => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const state: Deadline = { passed: false };
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new BrokerUnavailableError(`Kafka did not answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => {
+      state.passed = true;
+      reject(new BrokerUnavailableError(`Kafka did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
   });
-  return Promise.race([work(), deadline]).finally(() => clearTimeout(timer));
+  const running = work(state);
+  // The work goes on after a timeout until it notices; its late failure is already answered.
+  running.catch(() => undefined);
+  return Promise.race([running, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -254,7 +272,7 @@ function withDeadline<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> 
  */
 export async function publish(request: ProduceRequest, dependencies: PublishDependencies): Promise<PublishResult> {
   try {
-    return await withDeadline(dependencies.timeoutMs, () => publishWithinDeadline(request, dependencies));
+    return await withDeadline(dependencies.timeoutMs, (deadline) => publishWithinDeadline(request, dependencies, deadline));
   } catch (error: unknown) {
     const mapped = toProduceError(error, request.topic);
     if (mapped instanceof BrokerUnavailableError) {
