@@ -69,10 +69,19 @@ describe('parsing a produce request', () => {
     ['the topic "."', '{"topic":".","value":"x"}', 'not a legal Kafka topic name'],
     ['a topic longer than 249 characters', `{"topic":"${'t'.repeat(250)}","value":"x"}`, 'Kafka allows at most 249'],
     ['an empty topic', '{"topic":"","value":"x"}', '"topic" must be a non-empty string'],
+    ['a null topic', '{"topic":null,"value":"x"}', '"topic" must be a non-empty string'],
+    ['a number JSON cannot carry (it would be written as null)', '{"value":{"amount":1e400}}', 'record.value holds a number too large'],
+    ['an integer beyond 2^53 (it would be written rounded)', '{"value":{"orderId":9007199254740993}}', 'beyond ±2^53'],
+    ['a value nested deeper than 64 levels', `{"value":${'['.repeat(70)}1${']'.repeat(70)}}`, 'nests deeper than 64 levels'],
   ])('refuses %s with 400 INVALID_REQUEST', (_case, body, message) => {
     const error = parseError(jsonRequest(body));
     expect(error.code).toBe('INVALID_REQUEST');
     expect(error.message).toContain(message);
+  });
+
+  it('keeps a header named __proto__ like any other header', () => {
+    const request = parseProduceRequest(jsonRequest('{"value":"x","headers":{"__proto__":"x","a":"b"}}'), limits);
+    expect(Object.entries(request.records[0]?.headers ?? {})).toEqual([['__proto__', 'x'], ['a', 'b']]);
   });
 
   it('refuses a content type that is not JSON, or none, with UNSUPPORTED_MEDIA_TYPE', () => {

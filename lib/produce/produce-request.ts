@@ -93,6 +93,30 @@ export function checkTopicAllowed(topic: string, allowedTopics: readonly string[
   if (topic.startsWith('__') || !allowedTopics.includes(topic)) throw new TopicNotAllowedError(topic);
 }
 
+/** How deeply a JSON value may nest (a deeper one is a 400, not a stack overflow). */
+const MAX_VALUE_DEPTH = 64;
+
+/**
+ * A JSON value is re-serialised before it is written, so it must survive that unchanged: no number that
+ * JSON.parse turned into Infinity (1e400 would be written as null), no integer beyond ±2^53 (it would be
+ * written rounded), and no nesting deeper than MAX_VALUE_DEPTH. Walked without recursion.
+ */
+function checkJsonValue(value: unknown, where: string): void {
+  const stack: { item: unknown; depth: number }[] = [{ item: value, depth: 0 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { item, depth } = next;
+    if (typeof item === 'number') {
+      if (!Number.isFinite(item)) throw new ValidationError(`${where} holds a number too large for JSON to carry`, where);
+      if (Number.isInteger(item) && !Number.isSafeInteger(item)) {
+        throw new ValidationError(`${where} holds an integer beyond ±2^53, which would be written rounded; send it as a string`, where);
+      }
+    } else if (typeof item === 'object' && item !== null) {
+      if (depth >= MAX_VALUE_DEPTH) throw new ValidationError(`${where} nests deeper than ${MAX_VALUE_DEPTH} levels`, where);
+      for (const child of Object.values(item)) stack.push({ item: child, depth: depth + 1 });
+    }
+  }
+}
+
 function parseRecord(raw: unknown, where: string, allowed: Set<string>): ProduceRecord {
   if (!isPlainObject(raw)) throw new ValidationError(`${where} must be a JSON object`, where);
   const unknown = Object.keys(raw).filter((field) => !allowed.has(field));
@@ -101,8 +125,10 @@ function parseRecord(raw: unknown, where: string, allowed: Set<string>): Produce
   const { key, value, headers, partition } = raw;
   if (value === undefined || value === null) throw new ValidationError(`${where}.value is required (a string or any JSON value but null)`, `${where}.value`);
   if (key !== undefined && key !== null && typeof key !== 'string') throw new ValidationError(`${where}.key must be a string`, `${where}.key`);
+  if (typeof value !== 'string') checkJsonValue(value, `${where}.value`);
 
-  const recordHeaders: Record<string, string> = {};
+  // No prototype: a header named __proto__ is kept as a header like any other.
+  const recordHeaders: Record<string, string> = Object.create(null) as Record<string, string>;
   if (headers !== undefined && headers !== null) {
     if (!isPlainObject(headers)) throw new ValidationError(`${where}.headers must be an object of string values`, `${where}.headers`);
     for (const [name, headerText] of Object.entries(headers)) {
@@ -145,7 +171,8 @@ export function parseProduceRequest(request: HttpRequest, limits: ProduceRequest
   }
   if (!isPlainObject(body)) throw new ValidationError('the body must be a JSON object', 'body');
 
-  const topic = validateTopicName(body.topic ?? limits.defaultTopic);
+  // Only an absent topic means the default; "topic": null is a malformed topic.
+  const topic = validateTopicName(body.topic === undefined ? limits.defaultTopic : body.topic);
 
   if (!('messages' in body)) return { topic, records: [parseRecord(body, 'record', SINGLE_FIELDS)] };
 
