@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { jvmBrokerPaths, runningJvmBrokerPid } from '../scripts/local-kafka/jvm-broker';
+import { stateFile } from '../scripts/local-kafka/paths';
 import { run } from '../scripts/local-kafka/processes';
 import { freePortPair } from './support/free-port';
 import { createTopic, readRecords, testKafka, uniqueName, withAdmin } from './support/kafka';
@@ -53,6 +54,16 @@ describe('npm run kafka:up', () => {
     const counts = Object.fromEntries(metadata.topics.map(({ topic, partitions }) => [topic, partitions.length]));
     expect(counts['payment-done']).toBe(3);
     expect(counts['quickstart-events']).toBe(1);
+  });
+
+  it('with KAFKA_BROKERS checks that cluster and leaves the local broker\'s state on KAFKA_PORT alone', async () => {
+    const port = await freePortPair();
+    const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: inject('kafkaBrokers').join(','), KAFKA_PORT: String(port) };
+    delete env.KAFKA_MODE;
+    const result = await npm(['kafka:up'], env);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('mode: existing cluster');
+    expect(existsSync(stateFile(port))).toBe(false);
   });
 
   it('refuses a port taken by something that is not our Kafka, naming the port and the ways out', async () => {

@@ -138,7 +138,8 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     }
   }
 
-  writeState(state);
+  // An existing cluster is not ours: no state, so the local broker's state on this port stays as it is.
+  if (state.mode !== 'external') writeState(state);
   const created = await ensureTutorialTopics(state.brokers);
   say(created.length > 0 ? `created topics: ${created.join(', ')}` : 'topics payment-done and quickstart-events are there');
   return state;

@@ -1,5 +1,7 @@
 /** Asks a broker whether it really serves (a metadata request), and creates the tutorial's topics. */
 import { Kafka, logLevel } from 'kafkajs';
+import { loadConfig } from '../../lib/config';
+import { kafkaOptions } from '../../lib/kafka-client';
 
 /** The tutorial's topics: `quickstart-events` (1 partition) and `payment-done` (3 partitions). */
 export const TUTORIAL_TOPICS = [
@@ -7,14 +9,17 @@ export const TUTORIAL_TOPICS = [
   { topic: 'payment-done', numPartitions: 3 },
 ] as const;
 
+/**
+ * A client with the project's connection settings (KAFKA_SSL, KAFKA_SASL_*: a real cluster needs them),
+ * short timeouts, no retries and no logs: the caller polls and says what it waits for.
+ */
 function quietKafka(brokers: string[]): Kafka {
+  const { kafka } = loadConfig(process.env);
   return new Kafka({
-    clientId: 'kafka-functions-probe',
-    brokers,
-    connectionTimeout: 1_000,
-    requestTimeout: 3_000,
+    ...kafkaOptions({ ...kafka, brokers, clientId: 'kafka-functions-probe', connectionTimeoutMs: 1_000, requestTimeoutMs: 3_000, retries: 0 }),
     retry: { retries: 0 },
     logLevel: logLevel.NOTHING,
+    logCreator: undefined,
   });
 }
 
