@@ -275,7 +275,9 @@ export async function publish(request: ProduceRequest, dependencies: PublishDepe
     return await withDeadline(dependencies.timeoutMs, (deadline) => publishWithinDeadline(request, dependencies, deadline));
   } catch (error: unknown) {
     const mapped = toProduceError(error, request.topic);
-    if (mapped instanceof BrokerUnavailableError) {
+    if (mapped instanceof BrokerUnavailableError || !(mapped instanceof KafkaFunctionsError)) {
+      // Unreachable, or a failure we do not know (a producer fenced or out of sequence …): the next
+      // request connects afresh instead of reusing a client that may be broken.
       dependencies.producer.discard();
       dependencies.topics.discardConnection();
     } else if (mapped instanceof TopicNotFoundError) {
