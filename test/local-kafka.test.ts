@@ -66,10 +66,10 @@ describe('npm run kafka:up', () => {
     expect(existsSync(stateFile(port))).toBe(false);
   });
 
-  it('refuses a port taken by something that is not our Kafka, naming the port and the ways out', async () => {
+  it.each(['127.0.0.1', '::1'])('refuses a port taken on %s by something that is not our Kafka, naming the port and the ways out', async (host) => {
     const port = await freePortPair();
     const squatter: Server = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolveListen) => squatter.listen(port, '127.0.0.1', resolveListen));
+    await new Promise<void>((resolveListen) => squatter.listen(port, host, resolveListen));
     try {
       const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' };
       delete env.KAFKA_BROKERS;

@@ -16,10 +16,15 @@ function composeEnv(port: number): NodeJS.ProcessEnv {
   return { ...process.env, KAFKA_PORT: String(port) };
 }
 
-/** True when a Docker engine (not just the client) answers. */
+/** True when a Docker engine (not just the client) answers and the compose plugin is there. */
 export async function dockerEngineAnswers(): Promise<boolean> {
   const result = await run('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 10_000 });
-  return result.code === 0 && result.stdout.trim() !== '';
+  return result.code === 0 && result.stdout.trim() !== '' && (await dockerComposeAvailable());
+}
+
+export async function dockerComposeAvailable(): Promise<boolean> {
+  const result = await run('docker', ['compose', 'version'], { timeoutMs: 10_000 });
+  return result.code === 0;
 }
 
 /** True when our compose project's kafka container runs on this port. */

@@ -7,11 +7,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { dockerBrokerRunning, dockerEngineAnswers, startDockerBroker, stopDockerBroker } from './docker-broker';
+import { dockerBrokerRunning, dockerComposeAvailable, dockerEngineAnswers, startDockerBroker, stopDockerBroker } from './docker-broker';
 import { javaAvailable } from './jars';
 import { brokerLogTail, jvmBrokerPaths, runningJvmBrokerPid, startJvmBroker, stopJvmBroker } from './jvm-broker';
 import { KAFKA_HOME, KAFKA_VERSION, REPO_ROOT, stateFile } from './paths';
-import { portAnswers, processAlive } from './processes';
+import { loopbackPortTaken, processAlive } from './processes';
 import { ensureTutorialTopics, probeBroker, waitUntilServing } from './probe';
 
 export type Mode = 'external' | 'docker' | 'jvm';
@@ -97,10 +97,13 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
   } else if (mode === 'docker') {
     const brokers = [`localhost:${port}`];
     say(`mode: Docker (docker compose, image apache/kafka:${KAFKA_VERSION}, port ${port})`);
+    if (!(await dockerComposeAvailable())) {
+      throw new Error('KAFKA_MODE=docker needs a Docker engine with the compose plugin (`docker compose version` failed); unset KAFKA_MODE to use the JVM instead');
+    }
     if (await dockerBrokerRunning(port)) {
       say('already running');
     } else {
-      if (await portAnswers(port)) throw portTakenError(port);
+      if (await loopbackPortTaken(port)) throw portTakenError(port);
       say('starting: docker compose up -d --wait (the first run pulls the image)…');
       await startDockerBroker(port);
     }
@@ -116,8 +119,8 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
       await waitUntilServing(brokers, { timeoutMs: 60_000, what: `the Kafka broker (pid ${running})`, say });
       state = { mode, brokers, port, pid: running, startedAt: previous?.startedAt ?? new Date().toISOString() };
     } else {
-      if (await portAnswers(port)) throw portTakenError(port);
-      if (await portAnswers(options.controllerPort)) {
+      if (await loopbackPortTaken(port)) throw portTakenError(port);
+      if (await loopbackPortTaken(options.controllerPort)) {
         throw new Error(`port ${options.controllerPort} (the KRaft controller port) is in use by another program; set KAFKA_CONTROLLER_PORT to a free port`);
       }
       const started = await startJvmBroker(port, options.controllerPort, say);

@@ -53,6 +53,14 @@ export function portAnswers(port: number, host = '127.0.0.1', timeoutMs = 1_000)
   });
 }
 
+/**
+ * True when something listens on the port on loopback, IPv4 or IPv6: clients that connect to
+ * "localhost" may reach either, so a program on [::1] alone takes the port from our broker too.
+ */
+export async function loopbackPortTaken(port: number): Promise<boolean> {
+  return (await portAnswers(port, '127.0.0.1')) || (await portAnswers(port, '::1'));
+}
+
 /** True when a process with this pid exists. */
 export function processAlive(pid: number): boolean {
   try {
