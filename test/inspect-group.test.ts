@@ -73,6 +73,12 @@ function expectSameNumbers(document: ConsumerGroupDocument, rows: KafkaRow[]): v
 
 describe('inspect-group on a group with two members and committed offsets', () => {
   const brokers = testBrokers();
+  /** Our table, our --json and Kafka's own --describe, for the same group at the same moment. */
+  const describeThreeWays = (groupId: string) => Promise.all([
+    inspectGroup(['--group', groupId]),
+    inspectGroup(['--group', groupId, '--json']),
+    kafkaConsumerGroups(brokers, ['--describe', '--group', groupId]),
+  ]);
   const topic = uniqueName('inspect');
   const groupId = uniqueName('inspect-group');
   const members: Member[] = [];
@@ -97,11 +103,7 @@ describe('inspect-group on a group with two members and committed offsets', () =
   });
 
   it('prints the table kafka-consumer-groups --describe prints, then a summary line, and --json has the same numbers partition by partition', async () => {
-    const [table, json, kafka] = await Promise.all([
-      inspectGroup(['--group', groupId]),
-      inspectGroup(['--group', groupId, '--json']),
-      kafkaConsumerGroups(brokers, ['--describe', '--group', groupId]),
-    ]);
+    const [table, json, kafka] = await describeThreeWays(groupId);
     expect(kafka.code, kafka.stderr).toBe(0);
     expect(table.code, table.stderr).toBe(0);
     expect(json.code, json.stderr).toBe(0);
@@ -172,11 +174,7 @@ describe('inspect-group on a group with two members and committed offsets', () =
     await Promise.all(members.map((member) => member.consumer.disconnect()));
     await eventually('group Empty', () => describeGroupNow(groupId), (group) => group.state === 'Empty');
 
-    const [table, json, kafka] = await Promise.all([
-      inspectGroup(['--group', groupId]),
-      inspectGroup(['--group', groupId, '--json']),
-      kafkaConsumerGroups(brokers, ['--describe', '--group', groupId]),
-    ]);
+    const [table, json, kafka] = await describeThreeWays(groupId);
     expect(kafka.code, kafka.stderr).toBe(0);
     expect(table.code, table.stderr).toBe(0);
     const notice = `Consumer group '${groupId}' has no active members.`;
