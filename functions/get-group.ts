@@ -5,7 +5,7 @@
  * (404 GROUP_NOT_FOUND for a group the cluster does not know, 503 when Kafka cannot be reached).
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { getConfig } from '../lib/config';
+import { TOPIC_NAME, getConfig } from '../lib/config';
 import { ValidationError } from '../lib/errors';
 import { failureResponse, jsonResponse } from '../lib/http';
 import { describeConsumerGroup } from '../lib/inspection/consumer-group-inspection';
@@ -13,7 +13,6 @@ import { getInspectionClients } from '../lib/inspection/inspection-clients';
 import { inspectionError } from '../lib/inspection/kafka-errors';
 import { logger } from '../lib/logger';
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 function readRequest(event: APIGatewayProxyEvent): { groupId: string; topic: string | undefined } {
   const groupId = event.pathParameters?.groupId;

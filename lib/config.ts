@@ -99,7 +99,8 @@ function readChoice<T extends string>(env: Env, name: string, fallback: T, choic
   return found;
 }
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+/** A name Kafka accepts for a topic: letters, digits, '.', '_', '-', at most 249 characters. */
+export const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const GROUP_NAME = /^[^\s]{1,255}$/;
 const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
 

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Kafka } from 'kafkajs';
-import type { Config } from '../config';
+import { TOPIC_NAME, type Config } from '../config';
 import { KafkaFunctionsError, ValidationError } from '../errors';
 import type { EventSourceSpec, KafkaEvent } from './lambda-event';
 import { startGroupMember, type GroupMember, type GroupMemberSummary, type StartingPosition } from './group-member';
@@ -31,7 +31,6 @@ export interface ConsumerIdentity {
 /** What a record handler module exports: `processRecords(event, identity)` or a Lambda `handler(event)`. */
 export type RecordProcessor = (event: KafkaEvent, identity: ConsumerIdentity) => Promise<unknown>;
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const GROUP_NAME = /^[^\s]{1,255}$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {

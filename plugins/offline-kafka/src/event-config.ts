@@ -4,7 +4,7 @@
  * naming the function and the field (`functions.<fn>.events[<i>].msk.batchSize`), so `offline start`
  * stops before anything listens, even when osls's own schema check is relaxed (`configValidationMode`).
  */
-import type { Config } from '../../../lib/config';
+import { TOPIC_NAME, type Config } from '../../../lib/config';
 import type { EventSourceSpec } from '../../../lib/consumer/lambda-event';
 import type { StartingPosition } from '../../../lib/consumer/group-member';
 import { KafkaFunctionsError } from '../../../lib/errors';
@@ -70,7 +70,6 @@ const MAX_WINDOW_SECONDS = 300;
 const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_WINDOW_SECONDS = 0.5;
 const CONSUMER_GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
 const SETTINGS_KEY = 'offlineKafka';
 
