@@ -13,7 +13,6 @@ import { getInspectionClients } from '../lib/inspection/inspection-clients';
 import { inspectionError } from '../lib/inspection/kafka-errors';
 import { logger } from '../lib/logger';
 
-
 function readRequest(event: APIGatewayProxyEvent): { groupId: string; topic: string | undefined } {
   const groupId = event.pathParameters?.groupId;
   if (groupId === undefined || groupId.trim() === '') throw new ValidationError('a group id is required: GET /groups/{groupId}', 'groupId');
@@ -41,12 +40,21 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
     const { admin, coordinators } = await getInspectionClients();
     const document = await describeConsumerGroup(admin, request.groupId, { topic: request.topic, coordinators });
     logger.info('group described', {
-      correlationId, groupId, state: document.state, members: document.members.length, totalLag: document.totalLag,
+      correlationId,
+      groupId,
+      state: document.state,
+      members: document.members.length,
+      totalLag: document.totalLag,
       durationMs: Date.now() - started,
     });
     return jsonResponse(200, document, { 'x-correlation-id': correlationId });
   } catch (caught: unknown) {
     const error = inspectionError(caught, configuredBrokers());
-    return failureResponse(error, { action: 'describe group', correlationId, log: logger, fields: { groupId, durationMs: Date.now() - started } });
+    return failureResponse(error, {
+      action: 'describe group',
+      correlationId,
+      log: logger,
+      fields: { groupId, durationMs: Date.now() - started },
+    });
   }
 }

@@ -30,6 +30,11 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
     logger.info('produced', { correlationId, topic, records, partitions, durationMs: Date.now() - started });
     return jsonResponse(200, result, { 'x-correlation-id': correlationId });
   } catch (error: unknown) {
-    return failureResponse(error, { action: 'produce', correlationId, log: logger, fields: { topic, records, durationMs: Date.now() - started } });
+    return failureResponse(error, {
+      action: 'produce',
+      correlationId,
+      log: logger,
+      fields: { topic, records, durationMs: Date.now() - started },
+    });
   }
 }

@@ -107,7 +107,10 @@ const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
 function readBrokers(env: Env): string[] {
   const raw = read(env, 'KAFKA_BROKERS');
   if (raw === undefined) return [`localhost:${readInt(env, 'KAFKA_PORT', 9092, 1, 65535)}`];
-  const brokers = raw.split(',').map((broker) => broker.trim()).filter((broker) => broker !== '');
+  const brokers = raw
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter((broker) => broker !== '');
   const bad = brokers.find((broker) => !HOST_PORT.test(broker));
   if (brokers.length === 0 || bad !== undefined) {
     throw new ConfigError('KAFKA_BROKERS', `expected a comma-separated list of host:port, got '${raw}'`);
@@ -136,7 +139,8 @@ function readSasl(env: Env): KafkaConnectionConfig['sasl'] {
 
 function readArn(env: Env, name: string): string | undefined {
   const arn = read(env, name);
-  if (arn !== undefined && !/^arn:[^:\s]+:kafka:/.test(arn)) throw new ConfigError(name, `expected an MSK cluster ARN (arn:aws:kafka:…), got '${arn}'`);
+  if (arn !== undefined && !/^arn:[^:\s]+:kafka:/.test(arn))
+    throw new ConfigError(name, `expected an MSK cluster ARN (arn:aws:kafka:…), got '${arn}'`);
   return arn;
 }
 
@@ -147,9 +151,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (!GROUP_NAME.test(groupId)) throw new ConfigError('KAFKA_GROUP_ID', `'${groupId}' is not a valid group id`);
 
   const topicsRaw = read(env, 'PRODUCE_TOPICS');
-  const allowedTopics = topicsRaw === undefined
-    ? ['payment-done', 'quickstart-events']
-    : topicsRaw.split(',').map((topic) => topic.trim()).filter((topic) => topic !== '');
+  const allowedTopics =
+    topicsRaw === undefined
+      ? ['payment-done', 'quickstart-events']
+      : topicsRaw
+          .split(',')
+          .map((topic) => topic.trim())
+          .filter((topic) => topic !== '');
   for (const topic of allowedTopics) {
     if (!TOPIC_NAME.test(topic)) throw new ConfigError('PRODUCE_TOPICS', `'${topic}' is not a valid Kafka topic name`);
   }

@@ -39,7 +39,11 @@ export function errorResponse(error: unknown): APIGatewayProxyResult {
     return jsonResponse(statusCode, { error: { code: error.code, message: error.message } });
   }
   if (error instanceof KafkaFunctionsError && statusCode === 503) {
-    return jsonResponse(503, { error: { code: error.code, message: 'Kafka is not reachable right now; try again shortly' } }, { 'retry-after': '5' });
+    return jsonResponse(
+      503,
+      { error: { code: error.code, message: 'Kafka is not reachable right now; try again shortly' } },
+      { 'retry-after': '5' },
+    );
   }
   return jsonResponse(500, { error: { code: 'INTERNAL', message: 'Internal error' } });
 }

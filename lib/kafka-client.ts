@@ -24,7 +24,8 @@ function saslOptions(sasl: NonNullable<KafkaConnectionConfig['sasl']>): SASLOpti
 // and a group coordinator that is still starting (a fresh broker creates __consumer_offsets on first use).
 // kafkajs logs each as an ERROR on every heartbeat that meets it, and retries them itself; the group member
 // logs the rebalance as data ("group rebalancing") and anything that still fails after the retries.
-const ROUTINE_GROUP_ERRORS = /rebalancing|rejoin is needed|not the correct coordinator|not aware of this member|coordinator is not available|coordinator is loading/i;
+const ROUTINE_GROUP_ERRORS =
+  /rebalancing|rejoin is needed|not the correct coordinator|not aware of this member|coordinator is not available|coordinator is loading/i;
 
 function isRoutineGroupError(namespace: string, level: logLevel, error: unknown): boolean {
   return level === logLevel.ERROR && namespace === 'Connection' && typeof error === 'string' && ROUTINE_GROUP_ERRORS.test(error);
@@ -35,24 +36,25 @@ function isRoutineGroupError(namespace: string, level: logLevel, error: unknown)
  * group-protocol answers are demoted to DEBUG.
  */
 export function kafkajsLogCreator(log: Logger) {
-  return () => ({ namespace, level: entryLevel, log: entry }: LogEntry) => {
-    const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
-    const attributes = { kafkajs: namespace, ...fields };
-    const level = isRoutineGroupError(namespace, entryLevel, entry.error) ? logLevel.DEBUG : entryLevel;
-    switch (level) {
-      case logLevel.ERROR:
-        log.error(message, attributes);
-        break;
-      case logLevel.WARN:
-        log.warn(message, attributes);
-        break;
-      case logLevel.INFO:
-        log.info(message, attributes);
-        break;
-      default:
-        log.debug(message, attributes);
-    }
-  };
+  return () =>
+    ({ namespace, level: entryLevel, log: entry }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
+      const attributes = { kafkajs: namespace, ...fields };
+      const level = isRoutineGroupError(namespace, entryLevel, entry.error) ? logLevel.DEBUG : entryLevel;
+      switch (level) {
+        case logLevel.ERROR:
+          log.error(message, attributes);
+          break;
+        case logLevel.WARN:
+          log.warn(message, attributes);
+          break;
+        case logLevel.INFO:
+          log.info(message, attributes);
+          break;
+        default:
+          log.debug(message, attributes);
+      }
+    };
 }
 
 /** kafkajs options for a connection config: bounded timeouts and retries, SSL/SASL when configured. */

@@ -30,7 +30,13 @@ const brokers = config.kafka.brokers;
 const suffix = randomBytes(4).toString('hex');
 const say = (line: string) => console.log(line);
 
-function memberOptions(kafka: Kafka, groupId: string, topic: string, invoke: (event: KafkaEvent) => Promise<unknown>, overrides: Partial<GroupMemberOptions> = {}): GroupMemberOptions {
+function memberOptions(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  invoke: (event: KafkaEvent) => Promise<unknown>,
+  overrides: Partial<GroupMemberOptions> = {},
+): GroupMemberOptions {
   return {
     kafka,
     logger,
@@ -48,8 +54,12 @@ function runJava(tool: string, args: string[]): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn('java', javaToolArgs(tool, args));
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolvePromise(output) : reject(new Error(`${tool} exited ${code}:\n${output}`))));
   });
@@ -69,29 +79,54 @@ async function createTopic(kafka: Kafka, topic: string, partitions: number): Pro
 }
 
 /** One member reads the whole backlog; records/s from its start (join included) and from its first batch. */
-async function benchMember(kafka: Kafka, topic: string, overrides: Partial<GroupMemberOptions>): Promise<{ total: number; fetching: number }> {
+async function benchMember(
+  kafka: Kafka,
+  topic: string,
+  overrides: Partial<GroupMemberOptions>,
+): Promise<{ total: number; fetching: number }> {
   let first: number | undefined;
   let last = 0;
   const started = performance.now();
-  const member = startGroupMember(memberOptions(kafka, `bench-member-${randomBytes(4).toString('hex')}`, topic, async (event) => {
-    first ??= performance.now();
-    // Touch every record as a handler would (the base64 value is decoded).
-    for (const record of eventRecords(event)) Buffer.from(record.value, 'base64');
-    last = performance.now();
-  }, { maxRecords: RECORDS, ...overrides }));
+  const member = startGroupMember(
+    memberOptions(
+      kafka,
+      `bench-member-${randomBytes(4).toString('hex')}`,
+      topic,
+      async (event) => {
+        first ??= performance.now();
+        // Touch every record as a handler would (the base64 value is decoded).
+        for (const record of eventRecords(event)) Buffer.from(record.value, 'base64');
+        last = performance.now();
+      },
+      { maxRecords: RECORDS, ...overrides },
+    ),
+  );
   const summary = await member.done;
-  if (summary.recordsProcessed !== RECORDS) throw new Error(`member processed ${summary.recordsProcessed} of ${RECORDS}: ${summary.error ?? ''}`);
+  if (summary.recordsProcessed !== RECORDS)
+    throw new Error(`member processed ${summary.recordsProcessed} of ${RECORDS}: ${summary.error ?? ''}`);
   return { total: RECORDS / ((last - started) / 1_000), fetching: RECORDS / ((last - (first ?? started)) / 1_000) };
 }
 
 /** kafka-consumer-perf-test on the same topic: nMsg.sec (join included) and fetch.nMsg.sec. */
 async function benchJava(topic: string): Promise<{ total: number; fetching: number }> {
   const output = await runJava('kafka-consumer-perf-test', [
-    '--bootstrap-server', brokers.join(','), '--topic', topic, '--messages', String(RECORDS),
-    '--group', `bench-java-${randomBytes(4).toString('hex')}`, '--timeout', '60000',
+    '--bootstrap-server',
+    brokers.join(','),
+    '--topic',
+    topic,
+    '--messages',
+    String(RECORDS),
+    '--group',
+    `bench-java-${randomBytes(4).toString('hex')}`,
+    '--timeout',
+    '60000',
   ]);
   // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
-  const line = output.trim().split('\n').filter((row) => /^\d{4}-/.test(row)).pop();
+  const line = output
+    .trim()
+    .split('\n')
+    .filter((row) => /^\d{4}-/.test(row))
+    .pop();
   const fields = line?.split(',').map((field) => field.trim());
   if (fields === undefined || fields.length < 10) throw new Error(`unexpected kafka-consumer-perf-test output:\n${output}`);
   return { total: Number(fields[5]), fetching: Number(fields[9]) };
@@ -149,7 +184,9 @@ async function benchMove(kafka: Kafka, signal: 'SIGINT' | 'SIGKILL'): Promise<nu
       }
     }
   };
-  const survivors: GroupMember[] = [1, 2].map(() => startGroupMember(memberOptions(createKafka(config.kafka, logger), groupId, topic, survivorInvoke, { batchWindowMs: 0 })));
+  const survivors: GroupMember[] = [1, 2].map(() =>
+    startGroupMember(memberOptions(createKafka(config.kafka, logger), groupId, topic, survivorInvoke, { batchWindowMs: 0 })),
+  );
   await Promise.all(survivors.map((member) => member.joined));
   const victim = startChildMember(topic, groupId);
   const [partition] = await victim.partitions;
@@ -171,13 +208,16 @@ async function benchMove(kafka: Kafka, signal: 'SIGINT' | 'SIGKILL'): Promise<nu
   const stoppedAt = performance.now();
   const moved = new Promise<number>((resolvePromise) => waiters.push({ partition, after: stoppedAt, resolve: resolvePromise }));
   victim.child.kill(signal);
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`partition ${partition} did not move within 60 s`)), 60_000).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`partition ${partition} did not move within 60 s`)), 60_000).unref(),
+  );
   const movedAt = await Promise.race([moved, timeout]);
   producing = false;
   await stream;
   await producer.disconnect();
   await Promise.all(survivors.map((member) => member.stop()));
-  if (victim.child.exitCode === null && victim.child.signalCode === null) await new Promise((resolvePromise) => victim.child.once('exit', resolvePromise));
+  if (victim.child.exitCode === null && victim.child.signalCode === null)
+    await new Promise((resolvePromise) => victim.child.once('exit', resolvePromise));
   return movedAt - stoppedAt;
 }
 
@@ -187,12 +227,22 @@ async function benchLatency(kafka: Kafka, batchWindowMs: number): Promise<{ p50:
   await createTopic(kafka, topic, 3);
   const latencies: number[] = [];
   let resolveAll: () => void = () => undefined;
-  const all = new Promise<void>((resolvePromise) => { resolveAll = resolvePromise; });
-  const member = startGroupMember(memberOptions(createKafka(config.kafka, logger), `bench-latency-${batchWindowMs}-${suffix}`, topic, async (event) => {
-    const now = Date.now();
-    for (const record of eventRecords(event)) latencies.push(now - Number(Buffer.from(record.value, 'base64').toString()));
-    if (latencies.length >= LATENCY_RECORDS) resolveAll();
-  }, { batchWindowMs }));
+  const all = new Promise<void>((resolvePromise) => {
+    resolveAll = resolvePromise;
+  });
+  const member = startGroupMember(
+    memberOptions(
+      createKafka(config.kafka, logger),
+      `bench-latency-${batchWindowMs}-${suffix}`,
+      topic,
+      async (event) => {
+        const now = Date.now();
+        for (const record of eventRecords(event)) latencies.push(now - Number(Buffer.from(record.value, 'base64').toString()));
+        if (latencies.length >= LATENCY_RECORDS) resolveAll();
+      },
+      { batchWindowMs },
+    ),
+  );
   await member.joined;
   const producer = kafka.producer();
   await producer.connect();
@@ -200,7 +250,9 @@ async function benchLatency(kafka: Kafka, batchWindowMs: number): Promise<{ p50:
     await producer.send({ topic, messages: [{ key: `k-${i}`, value: String(Date.now()) }] });
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 20));
   }
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`latency: ${latencies.length} of ${LATENCY_RECORDS} records arrived within 30 s`)), 30_000).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`latency: ${latencies.length} of ${LATENCY_RECORDS} records arrived within 30 s`)), 30_000).unref(),
+  );
   await Promise.race([all, timeout]);
   await producer.disconnect();
   await member.stop();
@@ -218,8 +270,18 @@ async function main(): Promise<void> {
   await createTopic(kafka, topic, 3);
   say(`1/4 filling ${topic} (3 partitions) with kafka-producer-perf-test…`);
   await runJava('kafka-producer-perf-test', [
-    '--topic', topic, '--num-records', String(RECORDS), '--record-size', '1024', '--throughput', '-1',
-    '--producer-props', `bootstrap.servers=${brokers.join(',')}`, 'linger.ms=10', 'batch.size=262144',
+    '--topic',
+    topic,
+    '--num-records',
+    String(RECORDS),
+    '--record-size',
+    '1024',
+    '--throughput',
+    '-1',
+    '--producer-props',
+    `bootstrap.servers=${brokers.join(',')}`,
+    'linger.ms=10',
+    'batch.size=262144',
   ]);
 
   say('2/4 throughput: kafka-consumer-perf-test, then one member (Lambda defaults; batch 10000, window 0)…');
@@ -239,12 +301,28 @@ async function main(): Promise<void> {
   const javaBest = Math.max(java.total, java2.total);
   const javaFetchBest = Math.max(java.fetching, java2.fetching);
   const rows: [string, string, string][] = [
-    ['kafka-consumer-perf-test (yardstick), join included', `${java.total.toFixed(0)} / ${java2.total.toFixed(0)} records/s (before / after ours)`, '1.00×'],
+    [
+      'kafka-consumer-perf-test (yardstick), join included',
+      `${java.total.toFixed(0)} / ${java2.total.toFixed(0)} records/s (before / after ours)`,
+      '1.00×',
+    ],
     ['kafka-consumer-perf-test, fetch.nMsg.sec', `${java.fetching.toFixed(0)} / ${java2.fetching.toFixed(0)} records/s`, ''],
-    ['member, Lambda defaults (batch 100, window 500 ms), join included', `${defaults.total.toFixed(0)} records/s`, `${(defaults.total / javaBest).toFixed(2)}× (target ≥ 0.8×)`],
-    ['member, Lambda defaults, from its first batch', `${defaults.fetching.toFixed(0)} records/s`, `${(defaults.fetching / javaFetchBest).toFixed(2)}× of fetch.nMsg.sec`],
+    [
+      'member, Lambda defaults (batch 100, window 500 ms), join included',
+      `${defaults.total.toFixed(0)} records/s`,
+      `${(defaults.total / javaBest).toFixed(2)}× (target ≥ 0.8×)`,
+    ],
+    [
+      'member, Lambda defaults, from its first batch',
+      `${defaults.fetching.toFixed(0)} records/s`,
+      `${(defaults.fetching / javaFetchBest).toFixed(2)}× of fetch.nMsg.sec`,
+    ],
     ['member, batch 10000, window 0, join included', `${large.total.toFixed(0)} records/s`, `${(large.total / javaBest).toFixed(2)}×`],
-    ['member, batch 10000, window 0, from its first batch', `${large.fetching.toFixed(0)} records/s`, `${(large.fetching / javaFetchBest).toFixed(2)}× of fetch.nMsg.sec`],
+    [
+      'member, batch 10000, window 0, from its first batch',
+      `${large.fetching.toFixed(0)} records/s`,
+      `${(large.fetching / javaFetchBest).toFixed(2)}× of fetch.nMsg.sec`,
+    ],
     ['partition moved after a graceful leave (SIGINT)', `${graceful.toFixed(0)} ms`, '(target < 3000 ms)'],
     ['partition moved after SIGKILL', `${killed.toFixed(0)} ms`, `(session timeout ${config.consume.sessionTimeoutMs} ms)`],
     ['produce → handler latency, window 0', `p50 ${latency0.p50} ms, p99 ${latency0.p99} ms`, ''],

@@ -97,10 +97,20 @@ function percentile(values: number[], p: number): number {
 function memberOptions(groupId: string, topic: string, invoke: (event: KafkaEvent) => Promise<unknown>) {
   const { consume } = config;
   return {
-    kafka, logger: quiet, groupId, topic, startingPosition: 'TRIM_HORIZON' as const,
-    batchSize: BATCH_SIZE, batchWindowMs: 0,
-    sessionTimeoutMs: consume.sessionTimeoutMs, heartbeatIntervalMs: consume.heartbeatIntervalMs, rebalanceTimeoutMs: consume.rebalanceTimeoutMs,
-    maxAttempts: consume.maxAttempts, retryBackoffMs: consume.retryBackoffMs, onFailure: consume.onFailure, deadLetterTopic: consume.deadLetterTopic,
+    kafka,
+    logger: quiet,
+    groupId,
+    topic,
+    startingPosition: 'TRIM_HORIZON' as const,
+    batchSize: BATCH_SIZE,
+    batchWindowMs: 0,
+    sessionTimeoutMs: consume.sessionTimeoutMs,
+    heartbeatIntervalMs: consume.heartbeatIntervalMs,
+    rebalanceTimeoutMs: consume.rebalanceTimeoutMs,
+    maxAttempts: consume.maxAttempts,
+    retryBackoffMs: consume.retryBackoffMs,
+    onFailure: consume.onFailure,
+    deadLetterTopic: consume.deadLetterTopic,
     eventSource: { kind: 'SelfManagedKafka' as const, bootstrapServers: brokers },
     invoke,
   };
@@ -126,9 +136,11 @@ function steadyRate(invocations: { endedAt: number; records: number }[]): number
 async function benchMember(topic: string): Promise<Rates> {
   const groupId = name('bench-member');
   const invocations: { endedAt: number; records: number }[] = [];
-  const member = startGroupMember(memberOptions(groupId, topic, async (event) => {
-    invocations.push({ endedAt: Date.now(), records: Object.values(event.records).reduce((sum, list) => sum + list.length, 0) });
-  }));
+  const member = startGroupMember(
+    memberOptions(groupId, topic, async (event) => {
+      invocations.push({ endedAt: Date.now(), records: Object.values(event.records).reduce((sum, list) => sum + list.length, 0) });
+    }),
+  );
   await member.joined;
   const joinedAt = Date.now();
   const doneAt = await whenCommitted(groupId, topic);
@@ -139,17 +151,25 @@ async function benchMember(topic: string): Promise<Rates> {
 async function memberLatency(topic: string): Promise<number[]> {
   const samples: number[] = [];
   let arrived: (() => void) | undefined;
-  const member = startGroupMember(memberOptions(name('bench-member-latency'), topic, async (event) => {
-    const now = Date.now();
-    for (const records of Object.values(event.records)) {
-      for (const record of records) {
-        samples.push(now - (JSON.parse(Buffer.from(record.value, 'base64').toString('utf8')) as { sentAt: number }).sentAt);
+  const member = startGroupMember(
+    memberOptions(name('bench-member-latency'), topic, async (event) => {
+      const now = Date.now();
+      for (const records of Object.values(event.records)) {
+        for (const record of records) {
+          samples.push(now - (JSON.parse(Buffer.from(record.value, 'base64').toString('utf8')) as { sentAt: number }).sentAt);
+        }
       }
-    }
-    arrived?.();
-  }));
+      arrived?.();
+    }),
+  );
   await member.joined;
-  await sendProbes(topic, () => new Promise<void>((resolveArrival) => { arrived = resolveArrival; }));
+  await sendProbes(
+    topic,
+    () =>
+      new Promise<void>((resolveArrival) => {
+        arrived = resolveArrival;
+      }),
+  );
   await member.stop();
   return samples;
 }
@@ -161,7 +181,10 @@ async function sendProbes(topic: string, nextArrival: () => Promise<void>): Prom
   for (let index = 0; index < LATENCY_SAMPLES; index += 1) {
     const arrival = nextArrival();
     await producer.send({ topic, messages: [{ key: String(index), value: JSON.stringify({ sentAt: Date.now() }) }] });
-    await Promise.race([arrival, new Promise((_, reject) => setTimeout(() => reject(new Error(`probe ${index} did not arrive in 10 s`)), 10_000))]);
+    await Promise.race([
+      arrival,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`probe ${index} did not arrive in 10 s`)), 10_000)),
+    ]);
   }
   await producer.disconnect();
 }
@@ -178,35 +201,89 @@ function freePort(): Promise<number> {
 }
 
 /** 2. The plugin under the real `serverless offline start`: throughput of `sink`, latency of `latency`. */
-async function benchOffline(topic: string, latencyTopic: string, extraArgs: string[] = [], members = 1): Promise<{ rates: Rates; latencies: number[] }> {
+async function benchOffline(
+  topic: string,
+  latencyTopic: string,
+  extraArgs: string[] = [],
+  members = 1,
+): Promise<{ rates: Rates; latencies: number[] }> {
   const serviceConfig = `.offline-kafka-test-${name('bench')}.yml`;
   copyFileSync(join(ROOT, 'test', 'fixtures', 'offline-kafka', 'bench.yml'), join(ROOT, serviceConfig));
   const group = name('bench-offline');
   const latencyGroup = name('bench-offline-latency');
   let output = '';
   const waiters = new Set<() => void>();
-  const child = spawn('npx', ['serverless', 'offline', 'start', '--config', serviceConfig, '--httpPort', String(await freePort()), '--lambdaPort', String(await freePort()), ...extraArgs], {
-    cwd: ROOT, detached: true,
-    env: { ...process.env, FORCE_COLOR: '0', KAFKA_BROKERS: brokers.join(','), BENCH_TOPIC: topic, BENCH_GROUP: group, BENCH_BATCH_SIZE: String(BATCH_SIZE), BENCH_MEMBERS: String(members), LATENCY_TOPIC: latencyTopic, LATENCY_GROUP: latencyGroup },
-  });
-  const collect = (chunk: Buffer) => { output += chunk.toString(); waiters.forEach((wake) => wake()); };
+  const child = spawn(
+    'npx',
+    [
+      'serverless',
+      'offline',
+      'start',
+      '--config',
+      serviceConfig,
+      '--httpPort',
+      String(await freePort()),
+      '--lambdaPort',
+      String(await freePort()),
+      ...extraArgs,
+    ],
+    {
+      cwd: ROOT,
+      detached: true,
+      env: {
+        ...process.env,
+        FORCE_COLOR: '0',
+        KAFKA_BROKERS: brokers.join(','),
+        BENCH_TOPIC: topic,
+        BENCH_GROUP: group,
+        BENCH_BATCH_SIZE: String(BATCH_SIZE),
+        BENCH_MEMBERS: String(members),
+        LATENCY_TOPIC: latencyTopic,
+        LATENCY_GROUP: latencyGroup,
+      },
+    },
+  );
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    waiters.forEach((wake) => wake());
+  };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
-  const lines = () => output.split('\n').filter((line) => line.startsWith('{')).flatMap((line) => {
-    try { return [JSON.parse(line) as Record<string, unknown>]; } catch { return []; }
-  });
-  const waitFor = <T>(what: string, check: () => T | undefined, timeoutMs: number) => new Promise<T>((resolveWait, reject) => {
-    const timer = setTimeout(() => { waiters.delete(wake); reject(new Error(`no ${what} within ${timeoutMs} ms:\n${output.slice(-3000)}`)); }, timeoutMs);
-    const wake = () => {
-      const value = check();
-      if (value !== undefined) { clearTimeout(timer); waiters.delete(wake); resolveWait(value); }
-    };
-    waiters.add(wake);
-    wake();
-  });
+  const lines = () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  const waitFor = <T>(what: string, check: () => T | undefined, timeoutMs: number) =>
+    new Promise<T>((resolveWait, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(wake);
+        reject(new Error(`no ${what} within ${timeoutMs} ms:\n${output.slice(-3000)}`));
+      }, timeoutMs);
+      const wake = () => {
+        const value = check();
+        if (value !== undefined) {
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolveWait(value);
+        }
+      };
+      waiters.add(wake);
+      wake();
+    });
   try {
     // Timed from the first member's join (with several members, the others join within the same rebalance).
-    const joined = await waitFor('sink group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === group), 120_000);
+    const joined = await waitFor(
+      'sink group join',
+      () => lines().find((line) => line.message === 'group joined' && line.groupId === group),
+      120_000,
+    );
     const joinedAt = Date.parse(String(joined.timestamp));
     const doneAt = await whenCommitted(group, topic);
     const invoked = lines().filter((line) => line.message === 'function invoked' && line.function === 'sink');
@@ -216,16 +293,28 @@ async function benchOffline(topic: string, latencyTopic: string, extraArgs: stri
       steady: steadyRate(invoked.map((line) => ({ endedAt: Date.parse(String(line.timestamp)), records: Number(line.records) }))),
     };
     const coldStart = durations[0];
-    console.log(`  (${extraArgs.join(' ') || 'worker threads'}, ${members} member(s): ${durations.length} invocations, first ${coldStart} ms (worker start, handler load), then runner round trip p50 ${percentile(durations.slice(1), 50)} ms, p90 ${percentile(durations.slice(1), 90)} ms)`);
+    console.log(
+      `  (${extraArgs.join(' ') || 'worker threads'}, ${members} member(s): ${durations.length} invocations, first ${coldStart} ms (worker start, handler load), then runner round trip p50 ${percentile(durations.slice(1), 50)} ms, p90 ${percentile(durations.slice(1), 90)} ms)`,
+    );
 
-    await waitFor('latency group join', () => lines().find((line) => line.message === 'group joined' && line.groupId === latencyGroup), 60_000);
+    await waitFor(
+      'latency group join',
+      () => lines().find((line) => line.message === 'group joined' && line.groupId === latencyGroup),
+      60_000,
+    );
     let seen = 0;
     await sendProbes(latencyTopic, () => {
       const want = seen + 1;
       seen = want;
-      return waitFor('latency probe', () => (lines().filter((line) => line.message === 'bench latency').length >= want ? true : undefined), 10_000).then(() => undefined);
+      return waitFor(
+        'latency probe',
+        () => (lines().filter((line) => line.message === 'bench latency').length >= want ? true : undefined),
+        10_000,
+      ).then(() => undefined);
     });
-    const latencies = lines().filter((line) => line.message === 'bench latency').map((line) => Number(line.ms));
+    const latencies = lines()
+      .filter((line) => line.message === 'bench latency')
+      .map((line) => Number(line.ms));
     return { rates, latencies };
   } finally {
     rmSync(join(ROOT, serviceConfig), { force: true });
@@ -246,7 +335,16 @@ async function main() {
   const inProcessLatencyTopic = name('bench-offline-in-process-latency');
   const threeMembersTopic = name('bench-offline-three-members');
   const threeMembersLatencyTopic = name('bench-offline-three-members-latency');
-  const topics = [memberTopic, offlineTopic, memberLatencyTopic, offlineLatencyTopic, inProcessTopic, inProcessLatencyTopic, threeMembersTopic, threeMembersLatencyTopic];
+  const topics = [
+    memberTopic,
+    offlineTopic,
+    memberLatencyTopic,
+    offlineLatencyTopic,
+    inProcessTopic,
+    inProcessLatencyTopic,
+    threeMembersTopic,
+    threeMembersLatencyTopic,
+  ];
   await withAdmin((admin) => admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true }));
   try {
     console.log(`brokers ${brokers.join(',')}; ${RECORDS} records of 100 B over 3 partitions per path; batch size ${BATCH_SIZE}, window 0`);
@@ -261,9 +359,10 @@ async function main() {
     const offline = await benchOffline(offlineTopic, offlineLatencyTopic);
     const inProcess = await benchOffline(inProcessTopic, inProcessLatencyTopic, ['--useInProcess']);
     const threeMembers = await benchOffline(threeMembersTopic, threeMembersLatencyTopic, [], 3);
-    const row = (label: string, rates: Rates) => console.log(
-      `${label.padEnd(48)} ${rates.drain.toFixed(0).padStart(8)} ${(rates.drain / member.drain).toFixed(2).padStart(6)}× ${rates.steady.toFixed(0).padStart(10)} ${(rates.steady / member.steady).toFixed(2).padStart(6)}×`,
-    );
+    const row = (label: string, rates: Rates) =>
+      console.log(
+        `${label.padEnd(48)} ${rates.drain.toFixed(0).padStart(8)} ${(rates.drain / member.drain).toFixed(2).padStart(6)}× ${rates.steady.toFixed(0).padStart(10)} ${(rates.steady / member.steady).toFixed(2).padStart(6)}×`,
+      );
     console.log(`${''.padEnd(48)} ${'drain/s'.padStart(8)} ${'ratio'.padStart(7)} ${'steady/s'.padStart(10)} ${'ratio'.padStart(7)}`);
     row('consume member, in process, no-op invoke', member);
     row('offline-kafka, function via serverless-offline', offline.rates);
@@ -272,8 +371,12 @@ async function main() {
     console.log('  drain: from the group join until every offset is committed; steady: after the first invocation');
     console.log(`produce→function latency, window 0, ${LATENCY_SAMPLES} records one at a time:`);
     console.log(`  consume member:                p50 ${percentile(memberSamples, 50)} ms, p90 ${percentile(memberSamples, 90)} ms`);
-    console.log(`  offline-kafka (worker thread): p50 ${percentile(offline.latencies, 50)} ms, p90 ${percentile(offline.latencies, 90)} ms`);
-    console.log(`  offline-kafka (--useInProcess): p50 ${percentile(inProcess.latencies, 50)} ms, p90 ${percentile(inProcess.latencies, 90)} ms`);
+    console.log(
+      `  offline-kafka (worker thread): p50 ${percentile(offline.latencies, 50)} ms, p90 ${percentile(offline.latencies, 90)} ms`,
+    );
+    console.log(
+      `  offline-kafka (--useInProcess): p50 ${percentile(inProcess.latencies, 50)} ms, p90 ${percentile(inProcess.latencies, 90)} ms`,
+    );
   } finally {
     await withAdmin((admin) => admin.deleteTopics({ topics })).catch(() => undefined);
   }

@@ -75,9 +75,14 @@ async function deleteTopics(): Promise<void> {
 
 async function benchLib(): Promise<number> {
   const dependencies = createPublishDependencies(createKafka(config.kafka), { partitioner: createDefaultPartitioner(), timeoutMs: 30_000 });
-  const batch = (start: number): ProduceRecord[] => Array.from({ length: BATCH }, (_, i) => ({
-    key: keyOf(start + i), value: VALUE, parsedValue: VALUE, headers: {}, partition: undefined,
-  }));
+  const batch = (start: number): ProduceRecord[] =>
+    Array.from({ length: BATCH }, (_, i) => ({
+      key: keyOf(start + i),
+      value: VALUE,
+      parsedValue: VALUE,
+      headers: {},
+      partition: undefined,
+    }));
   try {
     await publish({ topic: topicNames.lib, records: batch(0) }, dependencies); // warm-up: connect, metadata
     const started = performance.now();
@@ -102,13 +107,15 @@ async function benchHttpBatches(baseUrl: string, topic: string, clients: number)
   await Promise.all(Array.from({ length: clients }, () => post(baseUrl, batchBody(topic, 0)))); // warm every worker
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < RECORDS) {
-      const start = next;
-      next += BATCH;
-      await post(baseUrl, batchBody(topic, start));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < RECORDS) {
+        const start = next;
+        next += BATCH;
+        await post(baseUrl, batchBody(topic, start));
+      }
+    }),
+  );
   return RECORDS / ((performance.now() - started) / 1_000);
 }
 
@@ -127,14 +134,28 @@ async function benchSingle(baseUrl: string): Promise<{ p50: number; p99: number;
 
 function runJavaPerfTest(topic: string, extraProps: string[]): Promise<number> {
   const args = javaToolArgs('kafka-producer-perf-test', [
-    '--topic', topic, '--num-records', String(RECORDS), '--record-size', '1024', '--throughput', '-1',
-    '--producer-props', `bootstrap.servers=${brokers.join(',')}`, 'acks=all', ...extraProps,
+    '--topic',
+    topic,
+    '--num-records',
+    String(RECORDS),
+    '--record-size',
+    '1024',
+    '--throughput',
+    '-1',
+    '--producer-props',
+    `bootstrap.servers=${brokers.join(',')}`,
+    'acks=all',
+    ...extraProps,
   ]);
   return new Promise((resolvePromise, reject) => {
     const child = spawn('java', args);
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     child.on('error', reject);
     child.on('exit', (code) => {
       // Final line: "50000 records sent, 19047.6 records/sec (18.60 MB/sec), …"

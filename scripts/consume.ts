@@ -13,7 +13,8 @@ import { errorMessage } from '../lib/errors';
 import { describeSummary, loadRecordProcessor, parseConsumeRequest, runConsumeSession } from '../lib/consumer/consume-session';
 import { processRecords } from '../functions/record-handler';
 
-const USAGE = 'usage: npm run consume -- [--group ID] [--topic NAME] [--duration SECONDS] [--max-records N] [--from-beginning|--from-latest]';
+const USAGE =
+  'usage: npm run consume -- [--group ID] [--topic NAME] [--duration SECONDS] [--max-records N] [--from-beginning|--from-latest]';
 
 function numberOption(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -39,24 +40,37 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values['from-beginning'] === true && values['from-latest'] === true) throw new Error('--from-beginning and --from-latest exclude each other');
+  if (values['from-beginning'] === true && values['from-latest'] === true)
+    throw new Error('--from-beginning and --from-latest exclude each other');
   const config = getConfig();
-  const request = parseConsumeRequest({
-    groupId: values.group,
-    topic: values.topic,
-    durationSeconds: numberOption('duration', values.duration),
-    maxRecords: numberOption('max-records', values['max-records']),
-    fromBeginning: values['from-latest'] === true ? false : undefined,
-  }, config, undefined);
+  const request = parseConsumeRequest(
+    {
+      groupId: values.group,
+      topic: values.topic,
+      durationSeconds: numberOption('duration', values.duration),
+      maxRecords: numberOption('max-records', values['max-records']),
+      fromBeginning: values['from-latest'] === true ? false : undefined,
+    },
+    config,
+    undefined,
+  );
   const processor = await loadRecordProcessor(config, processRecords);
-  const summary = await runConsumeSession(request, { kafka: createKafka(config.kafka, logger), logger, config, processor, handleSignals: true });
+  const summary = await runConsumeSession(request, {
+    kafka: createKafka(config.kafka, logger),
+    logger,
+    config,
+    processor,
+    handleSignals: true,
+  });
   console.log(`summary: ${describeSummary(summary)}`);
   console.log(`summary: ${JSON.stringify(summary)}`);
   return summary.stoppedBecause === 'failed' ? 1 : 0;
 }
 
 main().then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (error: unknown) => {
     console.error(`consume: ${errorMessage(error)}`);
     console.error(USAGE);

@@ -16,13 +16,7 @@ import {
 } from '../lib/inspection/consumer-group-inspection';
 import { coordinatorFinder, type CoordinatorFinder } from '../lib/inspection/group-coordinator';
 import { inspectionError } from '../lib/inspection/kafka-errors';
-import {
-  formatMembersTable,
-  formatOffsetsTable,
-  formatStateTable,
-  formatSummary,
-  groupStateNotice,
-} from '../lib/inspection/table-format';
+import { formatMembersTable, formatOffsetsTable, formatStateTable, formatSummary, groupStateNotice } from '../lib/inspection/table-format';
 
 const USAGE = `usage: npm run inspect-group -- [--group <id>] [--topic <topic>] [--members | --state | --json] [--watch [--interval <ms>]]
 
@@ -71,7 +65,8 @@ function parseOptions(argv: string[], defaultGroupId: string): Options | 'help' 
   }
   if (values.help === true) return 'help';
   const views = (['members', 'state', 'json'] as const).filter((view) => values[view] === true);
-  if (views.length > 1) throw new UsageError(`choose one of --members, --state, --json (got ${views.map((view) => `--${view}`).join(' ')})`);
+  if (views.length > 1)
+    throw new UsageError(`choose one of --members, --state, --json (got ${views.map((view) => `--${view}`).join(' ')})`);
   const view: View = views[0] ?? 'offsets';
   const watch = values.watch === true;
   if (watch && view === 'json') throw new UsageError('--json prints one document; use it without --watch');

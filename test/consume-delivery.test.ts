@@ -26,7 +26,9 @@ function consume(topic: string, groupId: string, args: string[], env: NodeJS.Pro
 }
 
 function attempts(member: Member): string[][] {
-  return logLines(member).filter((line) => line.message === 'handler attempt').map((line) => (line.offsets as string[]));
+  return logLines(member)
+    .filter((line) => line.message === 'handler attempt')
+    .map((line) => line.offsets as string[]);
 }
 
 describe('consume: delivery as Lambda', () => {
@@ -61,12 +63,20 @@ describe('consume: delivery as Lambda', () => {
     await produceKeyed(topic, 5, 5);
 
     // Act
-    const member = consume(topic, groupId, ['--duration', '60'], { TEST_HANDLER_MODE: 'fail-always', CONSUME_MAX_ATTEMPTS: '3', CONSUME_RETRY_BACKOFF_MS: '100' });
+    const member = consume(topic, groupId, ['--duration', '60'], {
+      TEST_HANDLER_MODE: 'fail-always',
+      CONSUME_MAX_ATTEMPTS: '3',
+      CONSUME_RETRY_BACKOFF_MS: '100',
+    });
     const exit = await member.process.exited;
 
     // Assess
     expect(exit).toBe(1);
-    expect(attempts(member)).toEqual([['0@0', '0@1', '0@2', '0@3', '0@4'], ['0@0', '0@1', '0@2', '0@3', '0@4'], ['0@0', '0@1', '0@2', '0@3', '0@4']]);
+    expect(attempts(member)).toEqual([
+      ['0@0', '0@1', '0@2', '0@3', '0@4'],
+      ['0@0', '0@1', '0@2', '0@3', '0@4'],
+      ['0@0', '0@1', '0@2', '0@3', '0@4'],
+    ]);
     expect(member.process.stdout()).toContain(`summary: member`);
     expect(summaryOf(member)).toMatchObject({
       recordsProcessed: 0,
@@ -108,7 +118,10 @@ describe('consume: delivery as Lambda', () => {
 
     // Act
     const member = consume(topic, groupId, ['--max-records', '3'], {
-      TEST_HANDLER_MODE: 'fail-always', CONSUME_MAX_ATTEMPTS: '2', CONSUME_RETRY_BACKOFF_MS: '100', CONSUME_ON_FAILURE: 'dead-letter',
+      TEST_HANDLER_MODE: 'fail-always',
+      CONSUME_MAX_ATTEMPTS: '2',
+      CONSUME_RETRY_BACKOFF_MS: '100',
+      CONSUME_ON_FAILURE: 'dead-letter',
     });
     const exit = await member.process.exited;
 
@@ -117,7 +130,11 @@ describe('consume: delivery as Lambda', () => {
     expect(attempts(member)).toHaveLength(2);
     expect(summaryOf(member)).toMatchObject({ recordsProcessed: 0, deadLettered: 3, stoppedBecause: 'maxRecords' });
     const dead = await readRecords(deadLetterTopic, 3);
-    expect(dead.map(({ key, value }) => [key, value])).toEqual([['key-1', 'value-1'], ['key-2', 'value-2'], ['key-3', 'value-3']]);
+    expect(dead.map(({ key, value }) => [key, value])).toEqual([
+      ['key-1', 'value-1'],
+      ['key-2', 'value-2'],
+      ['key-3', 'value-3'],
+    ]);
     expect(dead[0]?.headers).toMatchObject({
       origin: 'test',
       'x-dead-letter-source': `${topic}-0@0`,
@@ -139,11 +156,15 @@ describe('consume: delivery as Lambda', () => {
     const producedAt = Date.now();
     await producer.send({
       topic,
-      messages: [{
-        key: Buffer.from(fixtureRecord.key, 'base64'),
-        value: Buffer.from(fixtureRecord.value, 'base64'),
-        headers: Object.fromEntries(fixtureRecord.headers.flatMap((header) => Object.entries(header).map(([name, bytes]) => [name, Buffer.from(bytes)]))),
-      }],
+      messages: [
+        {
+          key: Buffer.from(fixtureRecord.key, 'base64'),
+          value: Buffer.from(fixtureRecord.value, 'base64'),
+          headers: Object.fromEntries(
+            fixtureRecord.headers.flatMap((header) => Object.entries(header).map(([name, bytes]) => [name, Buffer.from(bytes)])),
+          ),
+        },
+      ],
     });
     await producer.disconnect();
     const dir = mkdtempSync(join(tmpdir(), 'consume-shape-'));
@@ -152,7 +173,9 @@ describe('consume: delivery as Lambda', () => {
     try {
       // Act
       const member = consume(topic, groupId, ['--max-records', '1'], {
-        TEST_HANDLER_MODE: 'capture', TEST_HANDLER_CAPTURE_FILE: captureFile, CONSUME_EVENT_SOURCE_ARN: fixture.eventSourceArn,
+        TEST_HANDLER_MODE: 'capture',
+        TEST_HANDLER_CAPTURE_FILE: captureFile,
+        CONSUME_EVENT_SOURCE_ARN: fixture.eventSourceArn,
       });
       expect(await member.process.exited, member.process.output()).toBe(0);
       const [line] = readFileSync(captureFile, 'utf8').trim().split('\n');
@@ -200,7 +223,11 @@ describe('consume: delivery as Lambda', () => {
 
     // Assess
     expect(exit, member.process.output()).toBe(0);
-    expect(processed(member).map(({ value }) => value).sort()).toEqual(['value-100', 'value-101', 'value-102', 'value-103', 'value-104', 'value-105']);
+    expect(
+      processed(member)
+        .map(({ value }) => value)
+        .sort(),
+    ).toEqual(['value-100', 'value-101', 'value-102', 'value-103', 'value-104', 'value-105']);
     const committed = await committedOffsets(groupId, topic);
     const after = await endOffsets(topic);
     for (const [partition, end] of after) expect(committed.get(partition), `partition ${partition}`).toBe(Number(end));

@@ -42,11 +42,15 @@ function allProcessed(members: Member[]): ProcessedRecord[] {
 }
 
 function waitForProcessed(members: Member[], count: number, timeoutMs = 60_000): Promise<ProcessedRecord[]> {
-  return waitUntil(() => {
-    const records = allProcessed(members);
-    const distinct = new Set(records.map(({ partition, offset }) => `${partition}@${offset}`));
-    return distinct.size >= count ? records : undefined;
-  }, timeoutMs, () => `processed ${new Set(allProcessed(members).map(({ partition, offset }) => `${partition}@${offset}`)).size} of ${count}`);
+  return waitUntil(
+    () => {
+      const records = allProcessed(members);
+      const distinct = new Set(records.map(({ partition, offset }) => `${partition}@${offset}`));
+      return distinct.size >= count ? records : undefined;
+    },
+    timeoutMs,
+    () => `processed ${new Set(allProcessed(members).map(({ partition, offset }) => `${partition}@${offset}`)).size} of ${count}`,
+  );
 }
 
 async function expectCommittedToEnd(groupId: string, topic: string) {
@@ -74,7 +78,12 @@ describe('consume: members of one consumer group', () => {
 
     // Assess
     // A clean run logs no errors of ours, and the routine rebalances are not reported as kafkajs errors.
-    const errors = members.flatMap((member) => member.process.output().split('\n').filter((line) => line.includes('"level":"ERROR"')));
+    const errors = members.flatMap((member) =>
+      member.process
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"level":"ERROR"')),
+    );
     expect(errors.filter((line) => !line.includes('"kafkajs"'))).toEqual([]);
     expect(errors.filter((line) => /rebalancing/.test(line))).toEqual([]);
     const final = allProcessed(members);
@@ -103,12 +112,16 @@ describe('consume: members of one consumer group', () => {
     const topic = await createTopic(uniqueName('consume-four'), 3);
     const groupId = uniqueName('group-four');
     const members = [1, 2, 3, 4].map((n) => track(startConsumeCli(`cli-${n}`, topic, groupId, [], env)));
-    await waitUntil(() => {
-      const assignments = members.map((member) => latestAssignment(member, topic));
-      if (assignments.some((assignment) => assignment === undefined)) return undefined;
-      const sizes = assignments.map((assignment) => assignment?.length ?? 0).sort();
-      return sizes.join(',') === '0,1,1,1' ? true : undefined;
-    }, 90_000, () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '));
+    await waitUntil(
+      () => {
+        const assignments = members.map((member) => latestAssignment(member, topic));
+        if (assignments.some((assignment) => assignment === undefined)) return undefined;
+        const sizes = assignments.map((assignment) => assignment?.length ?? 0).sort();
+        return sizes.join(',') === '0,1,1,1' ? true : undefined;
+      },
+      90_000,
+      () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
+    );
     await produceKeyed(topic, 150, 30);
     await waitForProcessed(members, 150);
     const idle = members.find((member) => latestAssignment(member, topic)?.length === 0);
@@ -146,17 +159,25 @@ describe('consume: members of one consumer group', () => {
     const groupId = uniqueName('group-slow');
     const members = [track(startConsumeCli('first', topic, groupId, [], env)), track(startConsumeCli('second', topic, groupId, [], env))];
     // One partition, two members: the group gives it to one of them (round-robin over member ids).
-    const [busy, idle] = await waitUntil(() => {
-      const holders = members.filter((member) => latestAssignment(member, topic)?.join() === '0');
-      const idlers = members.filter((member) => latestAssignment(member, topic)?.length === 0);
-      return holders.length === 1 && idlers.length === 1 ? [holders[0], idlers[0]] as const : undefined;
-    }, 60_000, () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '));
+    const [busy, idle] = await waitUntil(
+      () => {
+        const holders = members.filter((member) => latestAssignment(member, topic)?.join() === '0');
+        const idlers = members.filter((member) => latestAssignment(member, topic)?.length === 0);
+        return holders.length === 1 && idlers.length === 1 ? ([holders[0], idlers[0]] as const) : undefined;
+      },
+      60_000,
+      () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
+    );
     if (busy === undefined || idle === undefined) throw new Error('no busy or no idle member');
     const stdoutBefore = busy.process.stdout().length;
 
     // Act
     await produceKeyed(topic, 3, 3);
-    await waitUntil(async () => ((await committedOffsets(groupId, topic)).get(0) === 3 ? true : undefined), 40_000, () => busy.process.output().slice(-2000));
+    await waitUntil(
+      async () => ((await committedOffsets(groupId, topic)).get(0) === 3 ? true : undefined),
+      40_000,
+      () => busy.process.output().slice(-2000),
+    );
     await Promise.all([busy, idle].map((member) => member.process.stop('SIGINT', 30_000)));
 
     // Assess
@@ -174,7 +195,12 @@ describe('consume: members of one consumer group', () => {
     const topic = await createTopic(uniqueName('consume-kill'), 3);
     const groupId = uniqueName('group-kill');
     // A slow handler (200 ms after logging its records) makes the kill land while a batch is processed but not committed.
-    const env = { ...FAST_SESSION, CONSUME_BATCH_SIZE: '5', CONSUME_HANDLER: 'test/fixtures/test-record-handler.ts', TEST_HANDLER_DELAY_MS: '200' };
+    const env = {
+      ...FAST_SESSION,
+      CONSUME_BATCH_SIZE: '5',
+      CONSUME_HANDLER: 'test/fixtures/test-record-handler.ts',
+      TEST_HANDLER_DELAY_MS: '200',
+    };
     const members = [1, 2, 3].map((n) => track(startConsumeCli(`cli-${n}`, topic, groupId, [], env)));
     const held = await waitForOnePartitionEach(members, topic, [0, 1, 2], 90_000);
     const [victim, ...survivors] = members;
@@ -188,12 +214,19 @@ describe('consume: members of one consumer group', () => {
         await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
       }
     })();
-    await waitUntil(() => (processed(victim).length >= 10 ? true : undefined), 60_000, () => `victim processed ${processed(victim).length}`);
+    await waitUntil(
+      () => (processed(victim).length >= 10 ? true : undefined),
+      60_000,
+      () => `victim processed ${processed(victim).length}`,
+    );
     const killedAt = Date.now();
     await victim.process.stop('SIGKILL');
     await streaming;
-    await waitUntil(() => (survivors.some((member) => latestAssignment(member, topic)?.includes(victimPartition ?? -1)) ? true : undefined),
-      60_000, () => survivors.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '));
+    await waitUntil(
+      () => (survivors.some((member) => latestAssignment(member, topic)?.includes(victimPartition ?? -1)) ? true : undefined),
+      60_000,
+      () => survivors.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
+    );
     const movedAfterMs = Date.now() - killedAt;
     await waitForProcessed(members, 300);
     await Promise.all(survivors.map((member) => member.process.stop('SIGINT', 30_000)));
@@ -201,10 +234,13 @@ describe('consume: members of one consumer group', () => {
     // Assess
     const final = allProcessed(members);
     const seen = new Map<string, ProcessedRecord[]>();
-    for (const record of final) seen.set(`${record.partition}@${record.offset}`, [...(seen.get(`${record.partition}@${record.offset}`) ?? []), record]);
+    for (const record of final)
+      seen.set(`${record.partition}@${record.offset}`, [...(seen.get(`${record.partition}@${record.offset}`) ?? []), record]);
     expect(seen.size).toBe(300);
     const duplicates = [...seen.values()].filter((list) => list.length > 1);
-    console.log(`SIGKILL: partition ${victimPartition} moved after ${movedAfterMs} ms; ${duplicates.length} duplicate records of ${final.length} processed`);
+    console.log(
+      `SIGKILL: partition ${victimPartition} moved after ${movedAfterMs} ms; ${duplicates.length} duplicate records of ${final.length} processed`,
+    );
     expect(duplicates.length).toBeLessThanOrEqual(5);
     for (const list of duplicates) {
       expect(list).toHaveLength(2);

@@ -26,7 +26,9 @@ function options(topic: string, groupId: string, seen: MSKRecord[], extra: Parti
     ...config.consume,
     batchWindowMs: 0,
     eventSource: { kind: 'SelfManagedKafka', bootstrapServers: config.kafka.brokers },
-    invoke: async (event: KafkaEvent) => { seen.push(...eventRecords(event)); },
+    invoke: async (event: KafkaEvent) => {
+      seen.push(...eventRecords(event));
+    },
     ...extra,
   };
 }
@@ -52,7 +54,9 @@ describe('consume: the group member library', () => {
     const seen: MSKRecord[] = [];
 
     // Act
-    const member = startGroupMember(options(topic, uniqueName('group-timestamp'), seen, { startingPosition: { timestamp }, maxRecords: 2 }));
+    const member = startGroupMember(
+      options(topic, uniqueName('group-timestamp'), seen, { startingPosition: { timestamp }, maxRecords: 2 }),
+    );
     const summary = await member.done;
 
     // Assess
@@ -85,10 +89,12 @@ describe('consume: the group member library', () => {
     const seen: MSKRecord[] = [];
 
     // Act
-    const member = startGroupMember(options(topic, groupId, seen, {
-      maxRecords: 4,
-      filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
-    }));
+    const member = startGroupMember(
+      options(topic, groupId, seen, {
+        maxRecords: 4,
+        filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
+      }),
+    );
     const summary = await member.done;
 
     // Assess
@@ -123,7 +129,11 @@ describe('consume: the group member library', () => {
     // Prepare: kcat writes a header without a value, which kafkajs decodes as null.
     const topic = await createTopic(uniqueName('member-null-header'), 1);
     const groupId = uniqueName('group-null-header');
-    const produced = await run('kcat', ['-P', '-b', testBrokers().join(','), '-t', topic, '-k', 'user1', '-H', 'empty', '-H', 'source=checkout'], { input: 'hi there\n', timeoutMs: 30_000 });
+    const produced = await run(
+      'kcat',
+      ['-P', '-b', testBrokers().join(','), '-t', topic, '-k', 'user1', '-H', 'empty', '-H', 'source=checkout'],
+      { input: 'hi there\n', timeoutMs: 30_000 },
+    );
     expect(produced.code, produced.stderr).toBe(0);
     const seen: MSKRecord[] = [];
 
@@ -143,21 +153,28 @@ describe('consume: the group member library', () => {
     const groupId = uniqueName('group-stop-queued');
     const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    await producer.send({ topic, messages: [0, 1, 2].flatMap((partition) => [1, 2, 3, 4, 5].map((n) => ({ partition, value: `p${partition}-${n}` }))) });
+    await producer.send({
+      topic,
+      messages: [0, 1, 2].flatMap((partition) => [1, 2, 3, 4, 5].map((n) => ({ partition, value: `p${partition}-${n}` }))),
+    });
     await producer.disconnect();
     const invocations: number[] = [];
     let firstInvocation: () => void = () => undefined;
-    const invoked = new Promise<void>((resolveInvoked) => { firstInvocation = resolveInvoked; });
+    const invoked = new Promise<void>((resolveInvoked) => {
+      firstInvocation = resolveInvoked;
+    });
 
     // Act: stop while the first batch is in the handler (which takes 1 s).
-    const member = startGroupMember(options(topic, groupId, [], {
-      batchSize: 5,
-      invoke: async (event: KafkaEvent) => {
-        invocations.push(eventRecords(event).length);
-        firstInvocation();
-        await new Promise((resolveHandler) => setTimeout(resolveHandler, 1_000));
-      },
-    }));
+    const member = startGroupMember(
+      options(topic, groupId, [], {
+        batchSize: 5,
+        invoke: async (event: KafkaEvent) => {
+          invocations.push(eventRecords(event).length);
+          firstInvocation();
+          await new Promise((resolveHandler) => setTimeout(resolveHandler, 1_000));
+        },
+      }),
+    );
     await invoked;
     const summary = await member.stop();
 
@@ -176,14 +193,18 @@ describe('consume: the group member library', () => {
     await produce(topic, ['keep-1', 'skip-2', 'keep-3']);
 
     // Act
-    const summary = await startGroupMember(options(topic, groupId, [], {
-      maxRecords: 3,
-      maxAttempts: 1,
-      onFailure: 'dead-letter',
-      deadLetterTopic,
-      filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
-      invoke: async () => { throw new Error('always fails'); },
-    })).done;
+    const summary = await startGroupMember(
+      options(topic, groupId, [], {
+        maxRecords: 3,
+        maxAttempts: 1,
+        onFailure: 'dead-letter',
+        deadLetterTopic,
+        filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
+        invoke: async () => {
+          throw new Error('always fails');
+        },
+      }),
+    ).done;
 
     // Assess
     const deadLettered = await readRecords(deadLetterTopic, 2);

@@ -9,7 +9,11 @@ const config = loadConfig({ KAFKA_BROKERS: 'b1:9092,b2:9092' });
 describe('consume: the invocation input', () => {
   it('an empty input means the tutorial group and topic, from the beginning, for the configured duration', () => {
     expect(parseConsumeRequest(undefined, config, 60)).toEqual({
-      groupId: 'my-app3', topic: 'payment-done', durationSeconds: 60, maxRecords: undefined, fromBeginning: true,
+      groupId: 'my-app3',
+      topic: 'payment-done',
+      durationSeconds: 60,
+      maxRecords: undefined,
+      fromBeginning: true,
     });
   });
 
@@ -38,14 +42,28 @@ describe('consume: the invocation input', () => {
   it('batches claim to come from self-managed Kafka, or from MSK when CONSUME_EVENT_SOURCE_ARN names a cluster', () => {
     expect(eventSourceFor(config)).toEqual({ kind: 'SelfManagedKafka', bootstrapServers: ['b1:9092', 'b2:9092'] });
     const arn = 'arn:aws:kafka:us-east-1:123456789012:cluster/c/1';
-    expect(eventSourceFor(loadConfig({ KAFKA_BROKERS: 'b1:9092', CONSUME_EVENT_SOURCE_ARN: arn }))).toEqual({ kind: 'aws:kafka', eventSourceArn: arn, bootstrapServers: ['b1:9092'] });
+    expect(eventSourceFor(loadConfig({ KAFKA_BROKERS: 'b1:9092', CONSUME_EVENT_SOURCE_ARN: arn }))).toEqual({
+      kind: 'aws:kafka',
+      eventSourceArn: arn,
+      bootstrapServers: ['b1:9092'],
+    });
     expect(() => loadConfig({ CONSUME_EVENT_SOURCE_ARN: 'not-an-arn' })).toThrow(/CONSUME_EVENT_SOURCE_ARN/);
   });
 
   it('the summary line says who consumed what and why it stopped', () => {
-    expect(describeSummary({
-      memberId: 'm-1', groupId: 'my-app3', topic: 'payment-done', recordsProcessed: 12, batches: 2, retries: 1,
-      deadLettered: 0, filtered: 0, partitions: [0, 2], stoppedBecause: 'stopped',
-    })).toBe('member m-1 of group my-app3 processed 12 records of payment-done in 2 batches (partitions 0, 2; 1 retries); stopped: stopped');
+    expect(
+      describeSummary({
+        memberId: 'm-1',
+        groupId: 'my-app3',
+        topic: 'payment-done',
+        recordsProcessed: 12,
+        batches: 2,
+        retries: 1,
+        deadLettered: 0,
+        filtered: 0,
+        partitions: [0, 2],
+        stoppedBecause: 'stopped',
+      }),
+    ).toBe('member m-1 of group my-app3 processed 12 records of payment-done in 2 batches (partitions 0, 2; 1 retries); stopped: stopped');
   });
 });

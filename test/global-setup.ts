@@ -15,7 +15,6 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { freePortPair } from './support/free-port';
 
-
 const say = (line: string) => console.log(`[kafka] ${line}`);
 
 /** Marks a JVM test broker with the pid of the test run that owns it. */
@@ -40,7 +39,10 @@ async function reapOrphanedTestBrokers(): Promise<void> {
 async function containerRuntimeAnswers(): Promise<boolean> {
   const { getContainerRuntimeClient } = await import('testcontainers');
   const timeout = new Promise<false>((resolveTimeout) => setTimeout(() => resolveTimeout(false), 15_000).unref());
-  const probe = getContainerRuntimeClient().then(() => true, () => false);
+  const probe = getContainerRuntimeClient().then(
+    () => true,
+    () => false,
+  );
   return Promise.race([probe, timeout]);
 }
 
@@ -58,7 +60,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   if (process.env.KAFKA_TEST_NO_CONTAINERS !== 'true' && (await containerRuntimeAnswers())) {
     const { GenericContainer, Wait } = await import('testcontainers');
-    const port = (await freePortPair());
+    const port = await freePortPair();
     say(`starting apache/kafka:3.7.1 with testcontainers on port ${port}…`);
     // Kafka must advertise the address clients use, so the host port is fixed and equal to the container's.
     const container = await new GenericContainer('apache/kafka:3.7.1')

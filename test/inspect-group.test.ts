@@ -40,7 +40,9 @@ function kafkaRows(stdout: string): KafkaRow[] {
   const header = lines.findIndex((line) => line.startsWith('GROUP '));
   expect(header, `no header in:\n${stdout}`).toBeGreaterThanOrEqual(0);
   return lines.slice(header + 1).map((line) => {
-    const [, topic = '', partition = '', currentOffset = '', logEndOffset = '', lag = '', consumerId = '', host = '', clientId = ''] = line.trim().split(/\s+/);
+    const [, topic = '', partition = '', currentOffset = '', logEndOffset = '', lag = '', consumerId = '', host = '', clientId = ''] = line
+      .trim()
+      .split(/\s+/);
     return { topic, partition: Number(partition), currentOffset, logEndOffset, lag, consumerId, host, clientId };
   });
 }
@@ -48,19 +50,23 @@ function kafkaRows(stdout: string): KafkaRow[] {
 const dash = (value: string | null) => value ?? '-';
 
 function expectSameNumbers(document: ConsumerGroupDocument, rows: KafkaRow[]): void {
-  expect(document.partitions.map((row) => `${row.topic}-${row.partition}`).sort())
-    .toEqual(rows.map((row) => `${row.topic}-${row.partition}`).sort());
+  expect(document.partitions.map((row) => `${row.topic}-${row.partition}`).sort()).toEqual(
+    rows.map((row) => `${row.topic}-${row.partition}`).sort(),
+  );
   for (const row of rows) {
     const ours = document.partitions.find((candidate) => candidate.topic === row.topic && candidate.partition === row.partition);
     expect(ours, `${row.topic}-${row.partition}`).toBeDefined();
-    expect({
-      currentOffset: dash(ours?.currentOffset ?? null),
-      logEndOffset: dash(ours?.logEndOffset ?? null),
-      lag: dash(ours?.lag ?? null),
-      consumerId: dash(ours?.memberId ?? null),
-      host: dash(ours?.host ?? null),
-      clientId: dash(ours?.clientId ?? null),
-    }, `${row.topic}-${row.partition}`).toEqual({
+    expect(
+      {
+        currentOffset: dash(ours?.currentOffset ?? null),
+        logEndOffset: dash(ours?.logEndOffset ?? null),
+        lag: dash(ours?.lag ?? null),
+        consumerId: dash(ours?.memberId ?? null),
+        host: dash(ours?.host ?? null),
+        clientId: dash(ours?.clientId ?? null),
+      },
+      `${row.topic}-${row.partition}`,
+    ).toEqual({
       currentOffset: row.currentOffset,
       logEndOffset: row.logEndOffset,
       lag: row.lag,
@@ -74,11 +80,12 @@ function expectSameNumbers(document: ConsumerGroupDocument, rows: KafkaRow[]): v
 describe('inspect-group on a group with two members and committed offsets', () => {
   const brokers = testBrokers();
   /** Our table, our --json and Kafka's own --describe, for the same group at the same moment. */
-  const describeThreeWays = (groupId: string) => Promise.all([
-    inspectGroup(['--group', groupId]),
-    inspectGroup(['--group', groupId, '--json']),
-    kafkaConsumerGroups(brokers, ['--describe', '--group', groupId]),
-  ]);
+  const describeThreeWays = (groupId: string) =>
+    Promise.all([
+      inspectGroup(['--group', groupId]),
+      inspectGroup(['--group', groupId, '--json']),
+      kafkaConsumerGroups(brokers, ['--describe', '--group', groupId]),
+    ]);
   const topic = uniqueName('inspect');
   const groupId = uniqueName('inspect-group');
   const members: Member[] = [];
@@ -91,8 +98,11 @@ describe('inspect-group on a group with two members and committed offsets', () =
     await waitForStableGroup(groupId, topic, 1, 4);
     members.push(await startMember(groupId, topic));
     await waitForStableGroup(groupId, topic, 2, 4);
-    await eventually('offsets 5, 7, 4 committed', () => committed(groupId, topic), (offsets) =>
-      offsets.get(0) === '5' && offsets.get(1) === '7' && offsets.get(2) === '4');
+    await eventually(
+      'offsets 5, 7, 4 committed',
+      () => committed(groupId, topic),
+      (offsets) => offsets.get(0) === '5' && offsets.get(1) === '7' && offsets.get(2) === '4',
+    );
     // Paused members stay in the group (they heartbeat) but read and commit nothing more: lag appears.
     for (const member of members) member.consumer.pause([{ topic }]);
     await produceToPartitions(topic, [2, 3, 0, 1]);
@@ -109,7 +119,9 @@ describe('inspect-group on a group with two members and committed offsets', () =
     expect(json.code, json.stderr).toBe(0);
 
     // Same header, same rows in the same order, same column widths.
-    expect(table.stdout).toBe(`${kafka.stdout}\nGroup '${groupId}': state Stable, 2 members, assignment strategy RoundRobinAssigner, total lag 5\n`);
+    expect(table.stdout).toBe(
+      `${kafka.stdout}\nGroup '${groupId}': state Stable, 2 members, assignment strategy RoundRobinAssigner, total lag 5\n`,
+    );
 
     const document = JSON.parse(json.stdout) as ConsumerGroupDocument;
     const rows = kafkaRows(kafka.stdout);
@@ -159,10 +171,15 @@ describe('inspect-group on a group with two members and committed offsets', () =
       .filter((command) => command.startsWith('npm run') && !command.includes('--watch'));
     expect(commands.length).toBeGreaterThanOrEqual(7);
     const env = { KAFKA_GROUP_ID: groupId, KAFKA_TOPIC: topic };
-    const results = await Promise.all(commands.map((command) => {
-      const adapted = command.replaceAll('my-app3', groupId).replaceAll('payment-done', topic).replaceAll('localhost:9092', brokers.join(','));
-      return runCommand('sh', ['-c', adapted.replace(/^npm run /, 'npm run -s ')], env).then((result) => ({ command, ...result }));
-    }));
+    const results = await Promise.all(
+      commands.map((command) => {
+        const adapted = command
+          .replaceAll('my-app3', groupId)
+          .replaceAll('payment-done', topic)
+          .replaceAll('localhost:9092', brokers.join(','));
+        return runCommand('sh', ['-c', adapted.replace(/^npm run /, 'npm run -s ')], env).then((result) => ({ command, ...result }));
+      }),
+    );
     for (const { command, code, stdout, stderr } of results) {
       expect(code, `${command}\n${stderr}`).toBe(0);
       expect(stdout, command).toMatch(command.includes('inspect-topic') ? /^TOPIC +PARTITION +LEADER/m : /^GROUP |"groupId"/m);
@@ -172,7 +189,11 @@ describe('inspect-group on a group with two members and committed offsets', () =
 
   it('shows an Empty group once its members have left: offsets still there, no owners, and the "no active members" line', async () => {
     await Promise.all(members.map((member) => member.consumer.disconnect()));
-    await eventually('group Empty', () => describeGroupNow(groupId), (group) => group.state === 'Empty');
+    await eventually(
+      'group Empty',
+      () => describeGroupNow(groupId),
+      (group) => group.state === 'Empty',
+    );
 
     const [table, json, kafka] = await describeThreeWays(groupId);
     expect(kafka.code, kafka.stderr).toBe(0);
@@ -187,7 +208,11 @@ describe('inspect-group on a group with two members and committed offsets', () =
     expect(document.members).toEqual([]);
     expect(document.protocol).toBeNull();
     expectSameNumbers(document, kafkaRows(kafka.stdout));
-    expect(document.partitions.map((row) => [row.partition, row.currentOffset, row.memberId])).toEqual([[0, '5', null], [1, '7', null], [2, '4', null]]);
+    expect(document.partitions.map((row) => [row.partition, row.currentOffset, row.memberId])).toEqual([
+      [0, '5', null],
+      [1, '7', null],
+      [2, '4', null],
+    ]);
   });
 });
 
@@ -211,7 +236,10 @@ describe('inspect-group --watch', () => {
       await watch.waitForOutput(new RegExp(`${leavingId}[\\s\\S]*Group '${groupId}': state Stable, 2 members`), 30_000);
       await leaving.consumer.disconnect();
       for (const partition of moved) {
-        await watch.waitForOutput(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${topic}-${partition}: ${leavingId} → `, 'm'), 30_000);
+        await watch.waitForOutput(
+          new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${topic}-${partition}: ${leavingId} → `, 'm'),
+          30_000,
+        );
         await watch.waitForOutput(new RegExp(`^\\S+ ${topic}-${partition}: (?:-|${leavingId}) → ${stayingId}$`, 'm'), 30_000);
       }
       await watch.waitForOutput(new RegExp(`Group '${groupId}': state Stable, 1 member,`), 30_000);

@@ -33,7 +33,11 @@ describe('GET /groups/{groupId} under serverless offline', () => {
       (async () => {
         const started = await startMember(groupId, topic);
         await waitForStableGroup(groupId, topic, 1, 2);
-        await eventually('offsets 3 and 2 committed', () => committed(groupId, topic), (offsets) => offsets.get(0) === '3' && offsets.get(1) === '2');
+        await eventually(
+          'offsets 3 and 2 committed',
+          () => committed(groupId, topic),
+          (offsets) => offsets.get(0) === '3' && offsets.get(1) === '2',
+        );
         started.consumer.pause([{ topic }]);
         return started;
       })(),
@@ -59,21 +63,42 @@ describe('GET /groups/{groupId} under serverless offline', () => {
       state: 'Stable',
       protocol: 'RoundRobinAssigner',
       coordinator: { nodeId: expect.any(Number), host, port: Number(port) },
-      members: [{ memberId, clientId: MEMBER_CLIENT_ID, host: expect.stringMatching(/^\/\d+\.\d+\.\d+\.\d+$/), assignment: { [topic]: [0, 1] } }],
+      members: [
+        { memberId, clientId: MEMBER_CLIENT_ID, host: expect.stringMatching(/^\/\d+\.\d+\.\d+\.\d+$/), assignment: { [topic]: [0, 1] } },
+      ],
       partitions: [
-        { topic, partition: 0, currentOffset: '3', logEndOffset: '4', lag: '1', memberId, clientId: MEMBER_CLIENT_ID, host: document.members[0]?.host },
-        { topic, partition: 1, currentOffset: '2', logEndOffset: '2', lag: '0', memberId, clientId: MEMBER_CLIENT_ID, host: document.members[0]?.host },
+        {
+          topic,
+          partition: 0,
+          currentOffset: '3',
+          logEndOffset: '4',
+          lag: '1',
+          memberId,
+          clientId: MEMBER_CLIENT_ID,
+          host: document.members[0]?.host,
+        },
+        {
+          topic,
+          partition: 1,
+          currentOffset: '2',
+          logEndOffset: '2',
+          lag: '0',
+          memberId,
+          clientId: MEMBER_CLIENT_ID,
+          host: document.members[0]?.host,
+        },
       ],
       totalLag: '1',
     });
   });
 
-  it('answers the README\'s curl commands as the README says', async () => {
+  it("answers the README's curl commands as the README says", async () => {
     const curls = readmeInspectCommands().filter(({ command }) => command.startsWith('curl '));
     expect(curls).toHaveLength(2);
     const host = new URL(offline.baseUrl).host;
-    const [found, missing] = await Promise.all(curls.map(({ command }) =>
-      runCommand('sh', ['-c', command.replaceAll('localhost:3000', host).replaceAll('my-app3', groupId)])));
+    const [found, missing] = await Promise.all(
+      curls.map(({ command }) => runCommand('sh', ['-c', command.replaceAll('localhost:3000', host).replaceAll('my-app3', groupId)])),
+    );
     expect(found?.code).toBe(0);
     expect(JSON.parse(found?.stdout ?? '')).toMatchObject({ groupId, state: 'Stable', totalLag: '1' });
     expect(missing?.code).toBe(0);
@@ -101,6 +126,8 @@ describe('GET /groups/{groupId} when Kafka cannot be reached', () => {
     const response = await fetch(`${offline.baseUrl}/groups/my-app3`);
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
-    expect(await response.json()).toEqual({ error: { code: 'BROKER_UNAVAILABLE', message: 'Kafka is not reachable right now; try again shortly' } });
+    expect(await response.json()).toEqual({
+      error: { code: 'BROKER_UNAVAILABLE', message: 'Kafka is not reachable right now; try again shortly' },
+    });
   });
 });

@@ -13,14 +13,19 @@ function kafkaTool(tool: string, args: string[]) {
 
 /** `topic:partition:offset` lines of kafka-get-offsets → partition → offset. */
 function offsetsByPartition(stdout: string): Map<number, string> {
-  return new Map(stdout.trim().split('\n').map((line) => {
-    const [, partition = '', offset = ''] = line.trim().split(':');
-    return [Number(partition), offset];
-  }));
+  return new Map(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [, partition = '', offset = ''] = line.trim().split(':');
+        return [Number(partition), offset];
+      }),
+  );
 }
 
 describe('inspect-topic', () => {
-  it('shows each partition with the leader, replicas, ISR and earliest and latest offsets that Kafka\'s tools show', async () => {
+  it("shows each partition with the leader, replicas, ISR and earliest and latest offsets that Kafka's tools show", async () => {
     const topic = await createTopic(uniqueName('inspect-topic'), 3);
     await produceToPartitions(topic, [4, 0, 2]);
     // Delete partition 0's first record, so the earliest offset is not 0 there.
@@ -41,10 +46,17 @@ describe('inspect-topic', () => {
     const document = JSON.parse(json.stdout) as TopicDescription;
     const latestOffsets = offsetsByPartition(latest.stdout);
     const earliestOffsets = offsetsByPartition(earliest.stdout);
-    expect(document.partitions.map((partition) => partition.latestOffset)).toEqual([0, 1, 2].map((partition) => latestOffsets.get(partition)));
-    expect(document.partitions.map((partition) => partition.earliestOffset)).toEqual([0, 1, 2].map((partition) => earliestOffsets.get(partition)));
-    expect(document.partitions.map((partition) => [partition.earliestOffset, partition.latestOffset, partition.records]))
-      .toEqual([['1', '4', '3'], ['0', '0', '0'], ['0', '2', '2']]);
+    expect(document.partitions.map((partition) => partition.latestOffset)).toEqual(
+      [0, 1, 2].map((partition) => latestOffsets.get(partition)),
+    );
+    expect(document.partitions.map((partition) => partition.earliestOffset)).toEqual(
+      [0, 1, 2].map((partition) => earliestOffsets.get(partition)),
+    );
+    expect(document.partitions.map((partition) => [partition.earliestOffset, partition.latestOffset, partition.records])).toEqual([
+      ['1', '4', '3'],
+      ['0', '0', '0'],
+      ['0', '2', '2'],
+    ]);
     expect(document.records).toBe('5');
 
     // kafka-topics: "Topic: T	Partition: 0	Leader: 1	Replicas: 1	Isr: 1"

@@ -43,8 +43,10 @@ describe('npm run kafka:up', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     if (inject('kafkaMode') === 'jvm') expect(result.stdout).toContain('already running');
     expect(result.stdout).toMatch(/Kafka serves at/);
-    expect(await partitionCounts(['payment-done', 'quickstart-events'], inject('kafkaBrokers')))
-      .toEqual({ 'payment-done': 3, 'quickstart-events': 1 });
+    expect(await partitionCounts(['payment-done', 'quickstart-events'], inject('kafkaBrokers'))).toEqual({
+      'payment-done': 3,
+      'quickstart-events': 1,
+    });
   });
 
   it('creates topics that a client which is not ours (kcat, librdkafka) sees with 3 and 1 partitions', async () => {
@@ -56,7 +58,7 @@ describe('npm run kafka:up', () => {
     expect(counts['quickstart-events']).toBe(1);
   });
 
-  it('with KAFKA_BROKERS checks that cluster and leaves the local broker\'s state on KAFKA_PORT alone', async () => {
+  it("with KAFKA_BROKERS checks that cluster and leaves the local broker's state on KAFKA_PORT alone", async () => {
     const port = await freePortPair();
     const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: inject('kafkaBrokers').join(','), KAFKA_PORT: String(port) };
     delete env.KAFKA_MODE;
@@ -66,29 +68,36 @@ describe('npm run kafka:up', () => {
     expect(existsSync(stateFile(port))).toBe(false);
   });
 
-  it.each(['127.0.0.1', '::1'])('refuses a port taken on %s by something that is not our Kafka, naming the port and the ways out', async (host) => {
-    const port = await freePortPair();
-    const squatter: Server = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolveListen) => squatter.listen(port, host, resolveListen));
-    try {
-      const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' };
-      delete env.KAFKA_BROKERS;
-      const result = await npm(['kafka:up'], env);
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`port ${port} is in use by a program that kafka:up did not start`);
-      expect(result.stderr).toContain('KAFKA_PORT');
-      expect(runningJvmBrokerPid(port)).toBeUndefined();
-    } finally {
-      await new Promise((resolveClose) => squatter.close(resolveClose));
-    }
-  });
+  it.each(['127.0.0.1', '::1'])(
+    'refuses a port taken on %s by something that is not our Kafka, naming the port and the ways out',
+    async (host) => {
+      const port = await freePortPair();
+      const squatter: Server = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolveListen) => squatter.listen(port, host, resolveListen));
+      try {
+        const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' };
+        delete env.KAFKA_BROKERS;
+        const result = await npm(['kafka:up'], env);
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`port ${port} is in use by a program that kafka:up did not start`);
+        expect(result.stderr).toContain('KAFKA_PORT');
+        expect(runningJvmBrokerPid(port)).toBeUndefined();
+      } finally {
+        await new Promise((resolveClose) => squatter.close(resolveClose));
+      }
+    },
+  );
 
   it('names all three ways out when there is no cluster, no Docker engine and no Java', async () => {
     // A PATH that holds node and nothing else: no java, no docker.
     const onlyNode = mkdtempSync(join(tmpdir(), 'only-node-'));
     symlinkSync(process.execPath, join(onlyNode, 'node'));
     const env: NodeJS.ProcessEnv = { PATH: onlyNode, HOME: process.env.HOME, KAFKA_PORT: String(await freePortPair()) };
-    const result = await run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/kafka.ts', 'up'], { cwd: REPO_ROOT, env, timeoutMs: 60_000 });
+    const result = await run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/kafka.ts', 'up'], {
+      cwd: REPO_ROOT,
+      env,
+      timeoutMs: 60_000,
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('KAFKA_BROKERS');
     expect(result.stderr).toContain('Docker engine');
@@ -163,11 +172,17 @@ describe('npm run kafka -- <tool>', () => {
   it('creates and describes a topic with the real kafka-topics, verbatim after the prefix', async () => {
     const topic = uniqueName('cli-topic');
     const bootstrap = inject('kafkaBrokers').join(',');
-    const created = await npm(['kafka', '--', 'kafka-topics.sh', '--create', '--topic', topic, '--partitions', '2', '--bootstrap-server', bootstrap], process.env);
+    const created = await npm(
+      ['kafka', '--', 'kafka-topics.sh', '--create', '--topic', topic, '--partitions', '2', '--bootstrap-server', bootstrap],
+      process.env,
+    );
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain(`Created topic ${topic}.`);
 
-    const described = await npm(['kafka', '--', 'kafka-topics', '--describe', '--topic', topic, '--bootstrap-server', bootstrap], process.env);
+    const described = await npm(
+      ['kafka', '--', 'kafka-topics', '--describe', '--topic', topic, '--bootstrap-server', bootstrap],
+      process.env,
+    );
     expect(described.code, described.stderr).toBe(0);
     expect(described.stdout).toContain('PartitionCount: 2');
     expect(await partitionCounts([topic], inject('kafkaBrokers'))).toEqual({ [topic]: 2 });
@@ -177,14 +192,41 @@ describe('npm run kafka -- <tool>', () => {
     const topic = await createTopic(uniqueName('cli-roundtrip'), 1);
     const bootstrap = inject('kafkaBrokers').join(',');
     const produced = await npm(
-      ['kafka', '--', 'kafka-console-producer', '--topic', topic, '--bootstrap-server', bootstrap, '--property', 'parse.key=true', '--property', 'key.separator=:'],
+      [
+        'kafka',
+        '--',
+        'kafka-console-producer',
+        '--topic',
+        topic,
+        '--bootstrap-server',
+        bootstrap,
+        '--property',
+        'parse.key=true',
+        '--property',
+        'key.separator=:',
+      ],
       process.env,
       'user1:hi there\nuser2:second line\n',
     );
     expect(produced.code, produced.stderr).toBe(0);
 
     const consumed = await npm(
-      ['kafka', '--', 'kafka-console-consumer.sh', '--topic', topic, '--from-beginning', '--bootstrap-server', bootstrap, '--max-messages', '2', '--timeout-ms', '30000', '--property', 'print.key=true'],
+      [
+        'kafka',
+        '--',
+        'kafka-console-consumer.sh',
+        '--topic',
+        topic,
+        '--from-beginning',
+        '--bootstrap-server',
+        bootstrap,
+        '--max-messages',
+        '2',
+        '--timeout-ms',
+        '30000',
+        '--property',
+        'print.key=true',
+      ],
       process.env,
     );
     expect(consumed.code, consumed.stderr).toBe(0);

@@ -16,9 +16,15 @@ describe('filterPatterns on a Kafka record value', () => {
     expect(matching([{ value: { device: ['AB1'] } }], [{ device: 'AB1' }, { device: 'AB2' }, 'AB1'])).toEqual([{ device: 'AB1' }]);
     expect(matching([{ value: { device: [{ prefix: 'AB' }] } }], [{ device: 'AB9' }, { device: 'XAB' }])).toEqual([{ device: 'AB9' }]);
     expect(matching([{ value: { device: [{ suffix: '9' }] } }], [{ device: 'AB9' }, { device: 'AB1' }])).toEqual([{ device: 'AB9' }]);
-    expect(matching([{ value: { state: [{ 'equals-ignore-case': 'paid' }] } }], [{ state: 'PAID' }, { state: 'due' }])).toEqual([{ state: 'PAID' }]);
-    expect(matching([{ value: { session: { duration: [162] } } }], [{ session: { duration: 162 } }, { session: { duration: 1 } }, { duration: 162 }]))
-      .toEqual([{ session: { duration: 162 } }]);
+    expect(matching([{ value: { state: [{ 'equals-ignore-case': 'paid' }] } }], [{ state: 'PAID' }, { state: 'due' }])).toEqual([
+      { state: 'PAID' },
+    ]);
+    expect(
+      matching(
+        [{ value: { session: { duration: [162] } } }],
+        [{ session: { duration: 162 } }, { session: { duration: 1 } }, { duration: 162 }],
+      ),
+    ).toEqual([{ session: { duration: 162 } }]);
   });
 
   it('compares numbers with numeric ranges and tells null, empty and missing fields apart', () => {
@@ -31,8 +37,12 @@ describe('filterPatterns on a Kafka record value', () => {
   });
 
   it('applies anything-but to values, lists and prefixes, never to a missing field', () => {
-    expect(matching([{ value: { state: [{ 'anything-but': ['failed', 'void'] }] } }], [{ state: 'paid' }, { state: 'void' }, {}])).toEqual([{ state: 'paid' }]);
-    expect(matching([{ value: { state: [{ 'anything-but': { prefix: 'test-' } }] } }], [{ state: 'test-1' }, { state: 'live' }])).toEqual([{ state: 'live' }]);
+    expect(matching([{ value: { state: [{ 'anything-but': ['failed', 'void'] }] } }], [{ state: 'paid' }, { state: 'void' }, {}])).toEqual([
+      { state: 'paid' },
+    ]);
+    expect(matching([{ value: { state: [{ 'anything-but': { prefix: 'test-' } }] } }], [{ state: 'test-1' }, { state: 'live' }])).toEqual([
+      { state: 'live' },
+    ]);
   });
 
   it('matches a field holding an array when any element matches', () => {

@@ -10,15 +10,29 @@ import { uniqueName } from './support/kafka';
 import { startProcess } from './support/processes';
 import { serviceFile } from './support/offline-kafka';
 
-interface Attempt { exit: number | string; output: string }
+interface Attempt {
+  exit: number | string;
+  output: string;
+}
 
 async function attemptStart(fixture: string, env: NodeJS.ProcessEnv): Promise<Attempt> {
   const service = serviceFile(fixture);
   try {
-    const child = startProcess('npx', [
-      'serverless', 'offline', 'start', '--config', service.config,
-      '--httpPort', String(await freePort()), '--lambdaPort', String(await freePort()),
-    ], { FORCE_COLOR: '0', ...env });
+    const child = startProcess(
+      'npx',
+      [
+        'serverless',
+        'offline',
+        'start',
+        '--config',
+        service.config,
+        '--httpPort',
+        String(await freePort()),
+        '--lambdaPort',
+        String(await freePort()),
+      ],
+      { FORCE_COLOR: '0', ...env },
+    );
     const timer = setTimeout(() => void child.stop('SIGKILL'), 60_000);
     const exit = await child.exited;
     clearTimeout(timer);
@@ -38,9 +52,15 @@ describe('offline start with an invalid Kafka event', () => {
     for (const name of cases) {
       attempts.set(name, attemptStart('invalid-event', { INVALID_CASE: name, TOPIC: 'payment-done', MISSING_TOPIC: missingTopic }));
     }
-    attempts.set('missingTopic', attemptStart('invalid-event', {
-      INVALID_CASE: 'missingTopic', VALIDATION_MODE: 'error', TOPIC: 'payment-done', MISSING_TOPIC: missingTopic,
-    }));
+    attempts.set(
+      'missingTopic',
+      attemptStart('invalid-event', {
+        INVALID_CASE: 'missingTopic',
+        VALIDATION_MODE: 'error',
+        TOPIC: 'payment-done',
+        MISSING_TOPIC: missingTopic,
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -73,11 +93,15 @@ describe('offline start with an invalid Kafka event', () => {
   });
 
   it('stops on AT_TIMESTAMP without startingPositionTimestamp', async () => {
-    expect(await failure('atTimestamp')).toContain('functions.invalid.events[0].msk.startingPositionTimestamp: required with startingPosition AT_TIMESTAMP');
+    expect(await failure('atTimestamp')).toContain(
+      'functions.invalid.events[0].msk.startingPositionTimestamp: required with startingPosition AT_TIMESTAMP',
+    );
   });
 
   it('stops on a filter pattern Lambda would not accept, naming the spot in the pattern', async () => {
-    expect(await failure('filterPatterns')).toContain('functions.invalid.events[0].msk.filterPatterns[0].value.amount[0].greater: unknown operator');
+    expect(await failure('filterPatterns')).toContain(
+      'functions.invalid.events[0].msk.filterPatterns[0].value.amount[0].greater: unknown operator',
+    );
   });
 
   it('stops on a topic that does not exist on the broker', async () => {

@@ -68,12 +68,18 @@ async function produceDirect(topic: string, messages: { key: string; value: stri
 
 /** Waits until the group's committed offsets equal the topic's end offsets on every partition. */
 async function waitForCommitted(group: string, topic: string, timeoutMs = 30_000) {
-  return waitFor(`group ${group} to commit to the end of ${topic}`, () => withAdmin(async (admin) => {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    const byPartition = new Map((committed?.partitions ?? []).map(({ partition, offset }) => [partition, offset]));
-    return ends.every(({ partition, high }) => high === '0' || byPartition.get(partition) === high) && ends;
-  }), timeoutMs, 300);
+  return waitFor(
+    `group ${group} to commit to the end of ${topic}`,
+    () =>
+      withAdmin(async (admin) => {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        const byPartition = new Map((committed?.partitions ?? []).map(({ partition, offset }) => [partition, offset]));
+        return ends.every(({ partition, high }) => high === '0' || byPartition.get(partition) === high) && ends;
+      }),
+    timeoutMs,
+    300,
+  );
 }
 
 function invocations(output: string, fn: string) {
@@ -105,7 +111,10 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
       });
     });
     // Before the mappings exist: LATEST must skip these, AT_TIMESTAMP must skip the old-stamped ones.
-    await produceDirect(topics.latest, [{ key: 'a', value: 'before-1' }, { key: 'b', value: 'before-2' }]);
+    await produceDirect(topics.latest, [
+      { key: 'a', value: 'before-1' },
+      { key: 'b', value: 'before-2' },
+    ]);
     await produceDirect(topics.atTimestamp, [
       { key: 'a', value: 'old-1', timestamp: oldTimestamp },
       { key: 'b', value: 'old-2', timestamp: oldTimestamp },
@@ -135,7 +144,15 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
     };
     offline = await startService();
     // Every mapping whose brokers answer joins its group after offline is ready.
-    for (const group of [defaultGroup('alwaysThrows'), groups.recorder, groups.throwsOnce, groups.timesOutOnce, groups.filtered, groups.latest, groups.atTimestamp]) {
+    for (const group of [
+      defaultGroup('alwaysThrows'),
+      groups.recorder,
+      groups.throwsOnce,
+      groups.timesOutOnce,
+      groups.filtered,
+      groups.latest,
+      groups.atTimestamp,
+    ]) {
       await waitFor(`group ${group} joined`, () => joinedGroup(offline.process.output(), group), 30_000);
     }
   });
@@ -150,31 +167,56 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
   it('starts each enabled mapping once offline is ready and logs it with its function, type, topic, group and members', () => {
     const output = offline.process.output();
     const started = jsonLines(output).filter((line) => line.message === 'event source mapping started');
-    expect(started.map((line) => line.function).sort()).toEqual(
-      ['alwaysThrows', 'atTimestamp', 'filtered', 'latest', 'recorder', 'selfManaged', 'throwsOnce', 'timesOutOnce'],
-    );
+    expect(started.map((line) => line.function).sort()).toEqual([
+      'alwaysThrows',
+      'atTimestamp',
+      'filtered',
+      'latest',
+      'recorder',
+      'selfManaged',
+      'throwsOnce',
+      'timesOutOnce',
+    ]);
     expect(started.find((line) => line.function === 'recorder')).toMatchObject({
-      eventType: 'msk', topic: topics.recorder, groupId: recorderGroup, members: 1, batchSize: 10, batchWindowMs: 0,
+      eventType: 'msk',
+      topic: topics.recorder,
+      groupId: recorderGroup,
+      members: 1,
+      batchSize: 10,
+      batchWindowMs: 0,
     });
     expect(started.find((line) => line.function === 'throwsOnce')).toMatchObject({ batchSize: 100, startingPosition: 'TRIM_HORIZON' });
   });
 
-  it('keeps serving HTTP while a kafka event\'s brokers are down, and that mapping joins by itself once they answer', async () => {
-    await waitFor('the self-managed mapping to retry', () => jsonLines(offline.process.output())
-      .some((line) => line.message === 'mapping member stopped, starting it again' && line.function === 'selfManaged'), 20_000);
+  it("keeps serving HTTP while a kafka event's brokers are down, and that mapping joins by itself once they answer", async () => {
+    await waitFor(
+      'the self-managed mapping to retry',
+      () =>
+        jsonLines(offline.process.output()).some(
+          (line) => line.message === 'mapping member stopped, starting it again' && line.function === 'selfManaged',
+        ),
+      20_000,
+    );
     const ping = await fetch(`${offline.baseUrl}/ping`);
     expect(ping.status).toBe(200);
     expect(joinedGroup(offline.process.output(), groups.selfManaged)).toBe(false);
 
     proxy = await startTcpProxy(proxyPort, testBrokers()[0] ?? 'localhost:9092');
     await waitFor('the self-managed mapping to join', () => joinedGroup(offline.process.output(), groups.selfManaged), 20_000);
-    await produceOverHttp(topics.selfManaged, [{ key: 'k1', value: 'one' }, { key: 'k2', value: 'two' }]);
+    await produceOverHttp(topics.selfManaged, [
+      { key: 'k1', value: 'one' },
+      { key: 'k2', value: 'two' },
+    ]);
     const records = await waitFor('2 records through the kafka event', () => {
       const found = fixtureRecords(offline.process.output(), topics.selfManaged);
       return found.length >= 2 && found;
     });
     for (const record of records) {
-      expect(record).toMatchObject({ function: 'selfManaged', eventSource: 'SelfManagedKafka', bootstrapServers: `localhost:${proxyPort}` });
+      expect(record).toMatchObject({
+        function: 'selfManaged',
+        eventSource: 'SelfManagedKafka',
+        bootstrapServers: `localhost:${proxyPort}`,
+      });
       expect(record.eventSourceArn).toBeUndefined();
     }
     expect(records.map((record) => record.value).sort()).toEqual(['one', 'two']);
@@ -182,7 +224,9 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
 
   it('delivers records produced over HTTP to an msk-triggered function exactly once, in the event AWS sends, and commits them', async () => {
     const messages = Array.from({ length: 30 }, (_, index) => ({
-      key: `key-${index % 6}`, value: { n: index }, headers: { source: 'test' },
+      key: `key-${index % 6}`,
+      value: { n: index },
+      headers: { source: 'test' },
     }));
     await produceOverHttp(topics.recorder, messages.slice(0, 15));
     await produceOverHttp(topics.recorder, messages.slice(15));
@@ -195,8 +239,13 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
     for (const record of delivered) {
       const read = expected.find(({ partition, offset }) => partition === record.partition && Number(offset) === record.offset);
       expect(record).toMatchObject({
-        function: 'recorder', eventSource: 'aws:kafka', eventSourceArn: ARN, bootstrapServers: testBrokers().join(','),
-        recordsKey: `${topics.recorder}-${record.partition}`, key: read?.key, value: read?.value,
+        function: 'recorder',
+        eventSource: 'aws:kafka',
+        eventSourceArn: ARN,
+        bootstrapServers: testBrokers().join(','),
+        recordsKey: `${topics.recorder}-${record.partition}`,
+        key: read?.key,
+        value: read?.value,
       });
       expect(record.headers).toEqual([{ source: [...Buffer.from('test')] }]);
     }
@@ -213,18 +262,27 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
   });
 
   it('gives a batch whose function threw to the function again, then commits it', async () => {
-    await produceOverHttp(topics.throwsOnce, [{ key: 'a', value: 'x1' }, { key: 'b', value: 'x2' }, { key: 'c', value: 'x3' }]);
+    await produceOverHttp(topics.throwsOnce, [
+      { key: 'a', value: 'x1' },
+      { key: 'b', value: 'x2' },
+      { key: 'c', value: 'x3' },
+    ]);
     await waitForCommitted(groups.throwsOnce, topics.throwsOnce);
     const output = offline.process.output();
     const calls = invocations(output, 'throwsOnce');
     expect(calls.some((call) => call.outcome === 'error' && String(call.error).includes('failing this batch once'))).toBe(true);
     expect(calls.filter((call) => call.outcome === 'success').reduce((sum, call) => sum + Number(call.records), 0)).toBe(3);
-    expect(jsonLines(output).some((line) => line.message === 'batch failed' && line.groupId === groups.throwsOnce && line.attempt === 1)).toBe(true);
+    expect(
+      jsonLines(output).some((line) => line.message === 'batch failed' && line.groupId === groups.throwsOnce && line.attempt === 1),
+    ).toBe(true);
     expect(recordIds(receivedRecords(stateDir, topics.throwsOnce))).toHaveLength(3);
   });
 
   it('gives a batch whose function ran past its timeout to the function again, then commits it', async () => {
-    await produceOverHttp(topics.timesOutOnce, [{ key: 'a', value: 't1' }, { key: 'b', value: 't2' }]);
+    await produceOverHttp(topics.timesOutOnce, [
+      { key: 'a', value: 't1' },
+      { key: 'b', value: 't2' },
+    ]);
     await waitForCommitted(groups.timesOutOnce, topics.timesOutOnce);
     const output = offline.process.output();
     const calls = invocations(output, 'timesOutOnce');
@@ -234,16 +292,29 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
     expect(Number(timedOut?.durationMs)).toBeGreaterThanOrEqual(900);
     expect(Number(timedOut?.durationMs)).toBeLessThan(4_000);
     expect(calls.filter((call) => call.outcome === 'success').reduce((sum, call) => sum + Number(call.records), 0)).toBe(2);
-    expect(receivedRecords(stateDir, topics.timesOutOnce).map((record) => record.value).sort()).toEqual(['t1', 't2']);
+    expect(
+      receivedRecords(stateDir, topics.timesOutOnce)
+        .map((record) => record.value)
+        .sort(),
+    ).toEqual(['t1', 't2']);
   });
 
   it('stops a mapping whose function keeps failing after CONSUME_MAX_ATTEMPTS, keeping its offset, while HTTP keeps serving', async () => {
     await produceOverHttp(topics.alwaysThrows, [{ key: 'a', value: 'poison' }]);
-    const stopped = await waitFor('the mapping to give up', () => jsonLines(offline.process.output())
-      .find((line) => String(line.message).startsWith('event source mapping stopped: a batch kept failing') && line.function === 'alwaysThrows'), 20_000);
+    const stopped = await waitFor(
+      'the mapping to give up',
+      () =>
+        jsonLines(offline.process.output()).find(
+          (line) =>
+            String(line.message).startsWith('event source mapping stopped: a batch kept failing') && line.function === 'alwaysThrows',
+        ),
+      20_000,
+    );
     expect(String(stopped.error)).toContain('the handler failed 3 times');
     expect(invocations(offline.process.output(), 'alwaysThrows').map((call) => call.outcome)).toEqual(['error', 'error', 'error']);
-    const [committed] = await withAdmin((admin) => admin.fetchOffsets({ groupId: defaultGroup('alwaysThrows'), topics: [topics.alwaysThrows] }));
+    const [committed] = await withAdmin((admin) =>
+      admin.fetchOffsets({ groupId: defaultGroup('alwaysThrows'), topics: [topics.alwaysThrows] }),
+    );
     expect(committed?.partitions.every(({ offset }) => offset === '-1')).toBe(true);
     expect((await fetch(`${offline.baseUrl}/ping`)).status).toBe(200);
   });
@@ -258,23 +329,38 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
       { key: 'f', value: { other: 1 } },
     ]);
     await waitForCommitted(groups.filtered, topics.filtered);
-    const delivered = receivedRecords(stateDir, topics.filtered).map((record) => record.value).sort();
+    const delivered = receivedRecords(stateDir, topics.filtered)
+      .map((record) => record.value)
+      .sort();
     expect(delivered).toEqual(['keep this', '{"amount":101,"note":"x"}', '{"amount":150}'].sort());
   });
 
   it('starts a LATEST mapping after the records that were there before it joined', async () => {
-    await produceOverHttp(topics.latest, [{ key: 'a', value: 'after-1' }, { key: 'b', value: 'after-2' }]);
+    await produceOverHttp(topics.latest, [
+      { key: 'a', value: 'after-1' },
+      { key: 'b', value: 'after-2' },
+    ]);
     await waitForCommitted(groups.latest, topics.latest);
-    expect(receivedRecords(stateDir, topics.latest).map((record) => record.value).sort()).toEqual(['after-1', 'after-2']);
+    expect(
+      receivedRecords(stateDir, topics.latest)
+        .map((record) => record.value)
+        .sort(),
+    ).toEqual(['after-1', 'after-2']);
   });
 
   it('starts an AT_TIMESTAMP mapping at the first records stamped at or after startingPositionTimestamp', async () => {
     await waitForCommitted(groups.atTimestamp, topics.atTimestamp);
-    expect(receivedRecords(stateDir, topics.atTimestamp).map((record) => record.value).sort()).toEqual(['new-1', 'new-2']);
+    expect(
+      receivedRecords(stateDir, topics.atTimestamp)
+        .map((record) => record.value)
+        .sort(),
+    ).toEqual(['new-1', 'new-2']);
   });
 
   it('starts nothing for an event with enabled: false', async () => {
-    expect(jsonLines(offline.process.output()).some((line) => line.message === 'event source mapping disabled' && line.function === 'disabled')).toBe(true);
+    expect(
+      jsonLines(offline.process.output()).some((line) => line.message === 'event source mapping disabled' && line.function === 'disabled'),
+    ).toBe(true);
     const { groups: described } = await withAdmin((admin) => admin.describeGroups([defaultGroup('disabled')]));
     expect(described[0]?.members).toHaveLength(0);
     expect(described[0]?.state).toBe('Dead');
@@ -282,30 +368,48 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
 
   it('leaves every group on Ctrl-C before offline exits, so the broker shows them Empty at once', async () => {
     // Acknowledged by /produce just before Ctrl-C: these must not be lost (checked after the restart).
-    await produceOverHttp(topics.recorder, Array.from({ length: 10 }, (_, index) => ({ key: `s${index}`, value: `at-stop-${index}` })));
+    await produceOverHttp(
+      topics.recorder,
+      Array.from({ length: 10 }, (_, index) => ({ key: `s${index}`, value: `at-stop-${index}` })),
+    );
     const started = Date.now();
     await offline.stop();
-    await waitFor('every member to log "group left"', () => {
-      const left = jsonLines(offline.process.output()).filter((line) => line.message === 'group left' && line.stoppedBecause === 'stopped');
-      return Object.values(groups).every((group) => left.some((line) => line.groupId === group));
-    }, 10_000);
+    await waitFor(
+      'every member to log "group left"',
+      () => {
+        const left = jsonLines(offline.process.output()).filter(
+          (line) => line.message === 'group left' && line.stoppedBecause === 'stopped',
+        );
+        return Object.values(groups).every((group) => left.some((line) => line.groupId === group));
+      },
+      10_000,
+    );
     const { groups: described } = await withAdmin((admin) => admin.describeGroups(Object.values(groups)));
     for (const group of described) {
-      expect({ group: group.groupId, state: group.state, members: group.members.length }).toEqual({ group: group.groupId, state: 'Empty', members: 0 });
+      expect({ group: group.groupId, state: group.state, members: group.members.length }).toEqual({
+        group: group.groupId,
+        state: 'Empty',
+        members: 0,
+      });
     }
     // Well within the 10 s session timeout: the members left, the broker did not have to expire them.
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 
   it('loses nothing across a restart and delivers nothing twice: it resumes from the committed offsets', async () => {
-    await produceDirect(topics.recorder, [{ key: 'r1', value: 'while-stopped-1' }, { key: 'r2', value: 'while-stopped-2' }]);
+    await produceDirect(topics.recorder, [
+      { key: 'r1', value: 'while-stopped-1' },
+      { key: 'r2', value: 'while-stopped-2' },
+    ]);
     offline = await startService();
     await waitForCommitted(recorderGroup, topics.recorder);
     // Both runs, as the function received them (its stdout may be cut off at an exit, its file is not).
     const both = receivedRecords(stateDir, topics.recorder);
     const expected = await readRecords(topics.recorder, 42);
     expect(recordIds(both)).toEqual(recordIds(expected));
-    expect(both.map((record) => record.value)).toEqual(expect.arrayContaining(['at-stop-0', 'at-stop-9', 'while-stopped-1', 'while-stopped-2']));
+    expect(both.map((record) => record.value)).toEqual(
+      expect.arrayContaining(['at-stop-0', 'at-stop-9', 'while-stopped-1', 'while-stopped-2']),
+    );
     // Nothing of the first run came again on the other topics whose groups had committed.
     expect(receivedRecords(stateDir, topics.throwsOnce)).toHaveLength(3);
     expect(receivedRecords(stateDir, topics.filtered)).toHaveLength(3);

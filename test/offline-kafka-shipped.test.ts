@@ -16,7 +16,11 @@ const NO_AWS_CREDENTIALS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', A
 describe('the shipped Kafka-triggered function', () => {
   it('packages with no AWS credentials into an AWS::Lambda::EventSourceMapping with topic, batch size, window, starting position and group', async () => {
     const workFolder = join('.esbuild', uniqueName('package'));
-    const child = startProcess('npx', ['serverless', 'package'], { FORCE_COLOR: '0', ESBUILD_WORK_FOLDER: workFolder, ...NO_AWS_CREDENTIALS });
+    const child = startProcess('npx', ['serverless', 'package'], {
+      FORCE_COLOR: '0',
+      ESBUILD_WORK_FOLDER: workFolder,
+      ...NO_AWS_CREDENTIALS,
+    });
     try {
       expect(await child.exited, child.output()).toBe(0);
     } finally {
@@ -50,13 +54,20 @@ describe('the shipped Kafka-triggered function', () => {
       const httpPort = await freePort();
       baseUrl = `http://localhost:${httpPort}`;
       start = startProcess('npm', ['start', '--', '--httpPort', String(httpPort), '--lambdaPort', String(await freePort())], {
-        FORCE_COLOR: '0', RECORD_HANDLER_TOPIC: topic, RECORD_HANDLER_GROUP_ID: group, PRODUCE_TOPICS: topic,
+        FORCE_COLOR: '0',
+        RECORD_HANDLER_TOPIC: topic,
+        RECORD_HANDLER_GROUP_ID: group,
+        PRODUCE_TOPICS: topic,
         // Its own bundle folder, and no rebuild when someone edits a source meanwhile (it would swap workers).
-        ESBUILD_WORK_FOLDER: workFolder, ESBUILD_WATCH_PATTERN: '.offline-kafka-no-watch/**/*.ts',
+        ESBUILD_WORK_FOLDER: workFolder,
+        ESBUILD_WATCH_PATTERN: '.offline-kafka-no-watch/**/*.ts',
       });
       await start.waitForOutput(/Server ready:/, 120_000);
-      await waitFor('the record handler to join its group', () => jsonLines(start.output())
-        .some((line) => line.message === 'group joined' && line.groupId === group), 30_000);
+      await waitFor(
+        'the record handler to join its group',
+        () => jsonLines(start.output()).some((line) => line.message === 'group joined' && line.groupId === group),
+        30_000,
+      );
     });
 
     afterAll(async () => {
@@ -71,8 +82,11 @@ describe('the shipped Kafka-triggered function', () => {
         body: JSON.stringify({ topic, key: 'user1', value: 'paid 42' }),
       });
       expect(response.status).toBe(200);
-      const processed = await waitFor('"record processed"', () => jsonLines(start.output())
-        .find((line) => line.message === 'record processed' && line.topic === topic), 20_000);
+      const processed = await waitFor(
+        '"record processed"',
+        () => jsonLines(start.output()).find((line) => line.message === 'record processed' && line.topic === topic),
+        20_000,
+      );
       expect(processed).toMatchObject({ key: 'user1', value: 'paid 42', groupId: group });
       const invoked = jsonLines(start.output()).find((line) => line.message === 'function invoked' && line.function === 'recordHandler');
       expect(invoked).toMatchObject({ outcome: 'success', records: 1 });
@@ -80,7 +94,11 @@ describe('the shipped Kafka-triggered function', () => {
 
     it('leaves its group on Ctrl-C: the broker shows it Empty', async () => {
       await start.stop('SIGINT');
-      await waitFor('"group left"', () => jsonLines(start.output()).some((line) => line.message === 'group left' && line.groupId === group), 10_000);
+      await waitFor(
+        '"group left"',
+        () => jsonLines(start.output()).some((line) => line.message === 'group left' && line.groupId === group),
+        10_000,
+      );
       const { groups } = await withAdmin((admin) => admin.describeGroups([group]));
       expect(groups[0]).toMatchObject({ groupId: group, state: 'Empty', members: [] });
     });

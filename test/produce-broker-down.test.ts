@@ -32,7 +32,9 @@ async function postUser1(): Promise<{ status: number; body: unknown; retryAfter:
   try {
     body = JSON.parse(text);
   } catch {
-    throw new Error(`POST /produce answered ${response.status} with a body that is not JSON: '${text}'\n${offline.process.output().slice(-3000)}`);
+    throw new Error(
+      `POST /produce answered ${response.status} with a body that is not JSON: '${text}'\n${offline.process.output().slice(-3000)}`,
+    );
   }
   return { status: response.status, body, retryAfter: response.headers.get('retry-after'), elapsedMs: Date.now() - started };
 }

@@ -25,8 +25,9 @@ interface Answer {
 
 /** POSTs with JSON content type and the API key; a header given as null is left out. */
 async function post(body: unknown, headers: Record<string, string | null> = {}): Promise<Answer> {
-  const sent = Object.entries({ 'content-type': 'application/json', 'x-api-key': API_KEY, ...headers })
-    .filter((entry): entry is [string, string] => entry[1] !== null);
+  const sent = Object.entries({ 'content-type': 'application/json', 'x-api-key': API_KEY, ...headers }).filter(
+    (entry): entry is [string, string] => entry[1] !== null,
+  );
   const response = await fetch(`${offline.baseUrl}/produce`, {
     method: 'POST',
     headers: Object.fromEntries(sent),
@@ -48,10 +49,12 @@ function produced(answer: Answer): ProduceAnswer {
 beforeAll(async () => {
   await createTopic(main, 3);
   await createTopic(notAllowed, 3);
-  await withAdmin((admin) => admin.createTopics({
-    topics: [{ topic: small, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
-    waitForLeaders: true,
-  }));
+  await withAdmin((admin) =>
+    admin.createTopics({
+      topics: [{ topic: small, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
+      waitForLeaders: true,
+    }),
+  );
   offline = await startOffline({
     env: {
       PRODUCE_TOPICS: [main, small, missing, '__consumer_offsets'].join(','),
@@ -76,11 +79,7 @@ describe('POST /produce through serverless offline', () => {
 
   it('publishes a batch and answers one result per record in request order', async () => {
     const before = await endOffsets(main);
-    const messages = [
-      { key: 'user7', value: 'hi there' },
-      { value: { n: 1 } },
-      { key: 'user8', value: 'third', partition: 1 },
-    ];
+    const messages = [{ key: 'user7', value: 'hi there' }, { value: { n: 1 } }, { key: 'user8', value: 'third', partition: 1 }];
     const answer = produced(await post({ topic: main, messages }));
     expect(answer.results.map((r) => r.key)).toEqual(['user7', null, 'user8']);
     expect(answer.results[0]?.partition).toBe(partitionForKey(Buffer.from('user7'), 3));
@@ -101,7 +100,13 @@ describe('POST /produce through serverless offline', () => {
 
   it('logs one line per request with the correlation id, topic, record count and partitions, but not the payload', async () => {
     const secret = uniqueName('payload-marker');
-    const answer = await post({ topic: main, messages: [{ key: 'user1', value: secret }, { key: 'user2', value: secret }] });
+    const answer = await post({
+      topic: main,
+      messages: [
+        { key: 'user1', value: secret },
+        { key: 'user2', value: secret },
+      ],
+    });
     const { results } = produced(answer);
     expect(answer.correlationId).toMatch(/\S/);
     const line = await offline.process.waitForOutput(new RegExp(`\\{[^\\n]*"correlationId":"${answer.correlationId}"[^\\n]*\\}`), 10_000);
@@ -134,10 +139,22 @@ describe('bad input to POST /produce gets a clear JSON error and writes nothing'
     ['an empty batch', { topic: main, messages: [] }, {}, 400, 'INVALID_REQUEST'],
     ['a batch over the 500-record limit', oversizedBatch, {}, 400, 'INVALID_REQUEST'],
     ['a batch mixed with single-record fields', { topic: main, value: 'x', messages: [{ value: 'y' }] }, {}, 400, 'INVALID_REQUEST'],
-    ['a batch with one bad record among good ones', { topic: main, messages: [{ value: 'ok' }, { value: 'ok', partition: 99 }] }, {}, 400, 'INVALID_REQUEST'],
+    [
+      'a batch with one bad record among good ones',
+      { topic: main, messages: [{ value: 'ok' }, { value: 'ok', partition: 99 }] },
+      {},
+      400,
+      'INVALID_REQUEST',
+    ],
     ['a topic name Kafka would reject', { topic: 'bad/topic', value: 'x' }, {}, 400, 'INVALID_REQUEST'],
     ['a topic name over 249 characters', { topic: 'a'.repeat(250), value: 'x' }, {}, 400, 'INVALID_REQUEST'],
-    ['a content type that is not JSON', JSON.stringify({ topic: main, value: 'x' }), { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'a content type that is not JSON',
+      JSON.stringify({ topic: main, value: 'x' }),
+      { 'content-type': 'text/plain' },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
     ['a body over the size limit', { topic: main, value: 'x'.repeat(MAX_BODY_BYTES) }, {}, 413, 'PAYLOAD_TOO_LARGE'],
     ['no API key', { topic: main, value: 'x' }, { 'x-api-key': null }, 403, 'FORBIDDEN'],
     ['a wrong API key', { topic: main, value: 'x' }, { 'x-api-key': `${API_KEY}-wrong` }, 403, 'FORBIDDEN'],
@@ -161,13 +178,22 @@ describe('bad input to POST /produce gets a clear JSON error and writes nothing'
 
   it('answers 404 TOPIC_NOT_FOUND for an allowed topic that does not exist, and does not create it', async () => {
     const answer = await post({ topic: missing, key: 'user1', value: 'x' });
-    expect(answer).toMatchObject({ status: 404, body: { error: { code: 'TOPIC_NOT_FOUND', message: `topic '${missing}' does not exist` } } });
+    expect(answer).toMatchObject({
+      status: 404,
+      body: { error: { code: 'TOPIC_NOT_FOUND', message: `topic '${missing}' does not exist` } },
+    });
     expect(await withAdmin((admin) => admin.listTopics())).not.toContain(missing);
   });
 
-  it('answers 400 RECORD_TOO_LARGE for a record over the topic\'s size limit and writes no other record of the batch', async () => {
+  it("answers 400 RECORD_TOO_LARGE for a record over the topic's size limit and writes no other record of the batch", async () => {
     const before = await endOffsets(small);
-    const answer = await post({ topic: small, messages: [{ key: 'a', value: 'fits' }, { key: 'b', value: 'x'.repeat(4_000) }] });
+    const answer = await post({
+      topic: small,
+      messages: [
+        { key: 'a', value: 'fits' },
+        { key: 'b', value: 'x'.repeat(4_000) },
+      ],
+    });
     expect(answer).toMatchObject({ status: 400, body: { error: { code: 'RECORD_TOO_LARGE' } } });
     expect(await endOffsets(small)).toEqual(before);
   });

@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createDefaultPartitioner, partitionForKey } from '../lib/produce/partitioners';
-import { closePublishDependencies, createPublishDependencies, publish, type PublishDependencies, type PublishedRecord } from '../lib/produce/publish';
+import {
+  closePublishDependencies,
+  createPublishDependencies,
+  publish,
+  type PublishDependencies,
+  type PublishedRecord,
+} from '../lib/produce/publish';
 import { createTopic, readRecords, testBrokers, uniqueName } from './support/kafka';
 import { REPO_ROOT } from './support/processes';
 
@@ -25,13 +31,36 @@ function randomKey(): string {
 /** Runs `npm run kafka -- kafka-console-producer …` with lines on stdin; resolves when it exits 0. */
 function consoleProduce(topic: string, lines: string[]): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'kafka', '--', 'kafka-console-producer',
-      '--bootstrap-server', testBrokers().join(','), '--topic', topic,
-      '--property', 'parse.key=true', '--property', 'key.separator=\t'], { cwd: REPO_ROOT, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+    const child = spawn(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'kafka',
+        '--',
+        'kafka-console-producer',
+        '--bootstrap-server',
+        testBrokers().join(','),
+        '--topic',
+        topic,
+        '--property',
+        'parse.key=true',
+        '--property',
+        'key.separator=\t',
+      ],
+      { cwd: REPO_ROOT, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
+    );
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`console producer did not finish in 60 s:\n${output}`)); }, 60_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`console producer did not finish in 60 s:\n${output}`));
+    }, 60_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
       if (code === 0) resolvePromise();
@@ -41,7 +70,7 @@ function consoleProduce(topic: string, lines: string[]): Promise<void> {
   });
 }
 
-describe('partitioning compared with Kafka\'s Java client', () => {
+describe("partitioning compared with Kafka's Java client", () => {
   let dependencies: PublishDependencies;
   beforeAll(() => {
     const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(',') });
@@ -54,15 +83,21 @@ describe('partitioning compared with Kafka\'s Java client', () => {
   it(`puts each of ${KEYS} random keys on the partition the Java console producer chose`, async () => {
     const topic = await createTopic(uniqueName('crosscheck'), PARTITIONS);
     const keys = [...new Set(Array.from({ length: KEYS }, randomKey))];
-    await consoleProduce(topic, keys.map((key, i) => `${key}\tjava-${i}`));
+    await consoleProduce(
+      topic,
+      keys.map((key, i) => `${key}\tjava-${i}`),
+    );
 
     const ours: PublishedRecord[] = [];
     for (let start = 0; start < keys.length; start += 500) {
       const slice = keys.slice(start, start + 500);
-      const { results } = await publish({
-        topic,
-        records: slice.map((key, i) => ({ key, value: `ours-${start + i}`, parsedValue: null, headers: {}, partition: undefined })),
-      }, dependencies);
+      const { results } = await publish(
+        {
+          topic,
+          records: slice.map((key, i) => ({ key, value: `ours-${start + i}`, parsedValue: null, headers: {}, partition: undefined })),
+        },
+        dependencies,
+      );
       ours.push(...results);
     }
 
@@ -72,8 +107,12 @@ describe('partitioning compared with Kafka\'s Java client', () => {
     expect(javaPartition.size).toBe(keys.length);
     expect(ourPartition.size).toBe(keys.length);
 
-    const mismatches = keys.filter((key, i) =>
-      javaPartition.get(key) !== ourPartition.get(key) || ours[i]?.partition !== javaPartition.get(key) || partitionForKey(Buffer.from(key), PARTITIONS) !== javaPartition.get(key));
+    const mismatches = keys.filter(
+      (key, i) =>
+        javaPartition.get(key) !== ourPartition.get(key) ||
+        ours[i]?.partition !== javaPartition.get(key) ||
+        partitionForKey(Buffer.from(key), PARTITIONS) !== javaPartition.get(key),
+    );
     expect(mismatches).toEqual([]);
     // The keys really were spread: every partition got some.
     expect(new Set(javaPartition.values()).size).toBe(PARTITIONS);

@@ -14,7 +14,10 @@ function record(fields: Partial<ProduceRecord> & { value: string }): ProduceReco
   return { key: null, parsedValue: fields.value, headers: {}, partition: undefined, ...fields };
 }
 
-function dependenciesFor(brokers: string[], options: Partial<Pick<PublishDependencies, 'partitioner' | 'timeoutMs'>> = {}): PublishDependencies {
+function dependenciesFor(
+  brokers: string[],
+  options: Partial<Pick<PublishDependencies, 'partitioner' | 'timeoutMs'>> = {},
+): PublishDependencies {
   const config = loadConfig({ KAFKA_BROKERS: brokers.join(','), KAFKA_CONNECTION_TIMEOUT_MS: '1000', KAFKA_RETRIES: '1' });
   return createPublishDependencies(createKafka(config.kafka), { partitioner: createDefaultPartitioner(), timeoutMs: 5_000, ...options });
 }
@@ -48,10 +51,16 @@ describe('publishing through lib/produce', () => {
     const expectedPartition = partitionForKey(Buffer.from('user1'), 3);
     expect(result).toEqual({ topic, results: [{ key: 'user1', partition: expectedPartition, offset: '0' }] });
     const [read] = await readRecords(topic, 1);
-    expect(read).toEqual({ partition: expectedPartition, offset: '0', key: 'user1', value: '{"amount":42}', headers: { source: 'checkout' } });
+    expect(read).toEqual({
+      partition: expectedPartition,
+      offset: '0',
+      key: 'user1',
+      value: '{"amount":42}',
+      headers: { source: 'checkout' },
+    });
   });
 
-  it('answers a batch in request order with each record\'s own partition and offset', async () => {
+  it("answers a batch in request order with each record's own partition and offset", async () => {
     const topic = await createTopic(uniqueName('produce-batch'), 3);
     const keys = ['user1', 'user2', 'user1', 'user3', 'user2', 'user1'];
     const request: ProduceRequest = { topic, records: keys.map((key, i) => record({ key, value: `event ${i}` })) };
@@ -76,7 +85,10 @@ describe('publishing through lib/produce', () => {
     const counts = [0, 1, 2].map((partition) => keyless.results.filter((r) => r.partition === partition).length);
     expect(counts).toEqual([2, 2, 2]);
 
-    const pinned = await publish({ topic, records: [record({ key: 'user1', value: 'pinned', partition: 2 }), record({ value: 'also', partition: 0 })] }, dependencies);
+    const pinned = await publish(
+      { topic, records: [record({ key: 'user1', value: 'pinned', partition: 2 }), record({ value: 'also', partition: 0 })] },
+      dependencies,
+    );
     expect(pinned.results.map((r) => r.partition)).toEqual([2, 0]);
     const read = await readRecords(topic, 8);
     expect(read.find((r) => r.value === 'pinned')?.partition).toBe(2);
@@ -104,12 +116,14 @@ describe('publishing through lib/produce', () => {
     }
   });
 
-  it('splits a batch that would exceed the topic\'s max.message.bytes into several sends and writes all of it in order', async () => {
+  it("splits a batch that would exceed the topic's max.message.bytes into several sends and writes all of it in order", async () => {
     const topic = uniqueName('produce-split');
-    await withAdmin((admin) => admin.createTopics({
-      topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }],
-      waitForLeaders: true,
-    }));
+    await withAdmin((admin) =>
+      admin.createTopics({
+        topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }],
+        waitForLeaders: true,
+      }),
+    );
     const records = Array.from({ length: 10 }, (_, i) => record({ key: 'same', value: `${i}`.padEnd(1_000, '.') }));
     const { results } = await publish({ topic, records }, dependencies);
     expect(results.map((r) => r.offset)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
@@ -119,17 +133,23 @@ describe('publishing through lib/produce', () => {
 
   it('refuses a partition the topic does not have, and a record over its size limit, and writes nothing', async () => {
     const topic = uniqueName('produce-refuse');
-    await withAdmin((admin) => admin.createTopics({
-      topics: [{ topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
-      waitForLeaders: true,
-    }));
+    await withAdmin((admin) =>
+      admin.createTopics({
+        topics: [{ topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
+        waitForLeaders: true,
+      }),
+    );
     const before = await endOffsets(topic);
 
-    const badPartition = await rejection(publish({ topic, records: [record({ value: 'ok' }), record({ value: 'x', partition: 3 })] }, dependencies));
+    const badPartition = await rejection(
+      publish({ topic, records: [record({ value: 'ok' }), record({ value: 'x', partition: 3 })] }, dependencies),
+    );
     expect(badPartition.code).toBe('INVALID_REQUEST');
     expect(badPartition.message).toContain('messages[1].partition 3 does not exist');
 
-    const tooLarge = await rejection(publish({ topic, records: [record({ value: 'ok' }), record({ value: 'x'.repeat(3_000) })] }, dependencies));
+    const tooLarge = await rejection(
+      publish({ topic, records: [record({ value: 'ok' }), record({ value: 'x'.repeat(3_000) })] }, dependencies),
+    );
     expect(tooLarge.code).toBe('RECORD_TOO_LARGE');
 
     expect(await endOffsets(topic)).toEqual(before);
@@ -148,7 +168,9 @@ describe('publishing through lib/produce', () => {
     const late = dependenciesFor(testBrokers(), { timeoutMs: 300 });
     const lookup = late.topics.get.bind(late.topics);
     let lookupAnswered: () => void = () => undefined;
-    const answered = new Promise<void>((resolveAnswered) => { lookupAnswered = resolveAnswered; });
+    const answered = new Promise<void>((resolveAnswered) => {
+      lookupAnswered = resolveAnswered;
+    });
     late.topics.get = async (name: string) => {
       const info = await lookup(name);
       await new Promise((resolveSlow) => setTimeout(resolveSlow, 600));
@@ -157,7 +179,10 @@ describe('publishing through lib/produce', () => {
     };
     const producerGet = late.producer.get.bind(late.producer);
     let producerAsked = 0;
-    late.producer.get = () => { producerAsked += 1; return producerGet(); };
+    late.producer.get = () => {
+      producerAsked += 1;
+      return producerGet();
+    };
 
     try {
       // Act
@@ -201,7 +226,9 @@ describe('publishing when the broker cannot be reached', () => {
 
   it('answers BROKER_UNAVAILABLE at the deadline when a broker accepts connections but never answers', async () => {
     const sockets = new Set<Socket>();
-    const silent = createServer((socket) => { sockets.add(socket); });
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+    });
     await new Promise<void>((resolveListen) => silent.listen(0, '127.0.0.1', resolveListen));
     const address = silent.address();
     if (address === null || typeof address === 'string') throw new Error('no port');

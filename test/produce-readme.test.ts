@@ -42,7 +42,12 @@ function snippets(section: string): { commands: Snippet[]; jsonBlocks: string[] 
       const line = lines[i] ?? '';
       const withEnv = line.match(/^# with ((?:[A-Z_]+=\S+ )+)npm start/);
       if (withEnv?.[1] !== undefined) {
-        env = Object.fromEntries(withEnv[1].trim().split(' ').map((pair) => pair.split('=') as [string, string]));
+        env = Object.fromEntries(
+          withEnv[1]
+            .trim()
+            .split(' ')
+            .map((pair) => pair.split('=') as [string, string]),
+        );
         continue;
       }
       if (line.trim() === '' || line.startsWith('#')) continue;
@@ -85,7 +90,7 @@ afterAll(async () => {
   await Promise.all([...offlines.values()].map((offline) => offline.stop()));
 });
 
-describe('the README\'s Produce section', () => {
+describe("the README's Produce section", () => {
   it('has the tutorial command, a batch, the custom strategy, an error and the API key, all served at localhost:3000/produce', () => {
     const curls = commands.filter(({ command }) => command.startsWith('curl'));
     expect(curls.length).toBeGreaterThanOrEqual(5);
@@ -106,7 +111,10 @@ describe('the README\'s Produce section', () => {
         else expect(answer.results, `${command}\n→ ${stdout}`).toBeDefined();
         if (env.PRODUCE_PARTITIONER === 'vip-users') {
           // The VIP record in its own lane, the other one elsewhere.
-          expect(answer.results).toEqual([expect.objectContaining({ partition: 0 }), expect.objectContaining({ partition: expect.any(Number) })]);
+          expect(answer.results).toEqual([
+            expect.objectContaining({ partition: 0 }),
+            expect.objectContaining({ partition: expect.any(Number) }),
+          ]);
           expect(answer.results).not.toContainEqual(expect.objectContaining({ key: 'user2', partition: 0 }));
         }
       }

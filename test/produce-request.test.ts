@@ -44,7 +44,10 @@ describe('parsing a produce request', () => {
     const body = Buffer.from('{"topic":"t1","messages":[{"key":"a","value":1},{"value":[true]}]}').toString('base64');
     const request = parseProduceRequest({ headers: { 'content-type': 'application/json' }, body, isBase64Encoded: true }, limits);
     expect(request.topic).toBe('t1');
-    expect(request.records.map(({ key, value }) => [key, value])).toEqual([['a', '1'], [null, '[true]']]);
+    expect(request.records.map(({ key, value }) => [key, value])).toEqual([
+      ['a', '1'],
+      [null, '[true]'],
+    ]);
   });
 
   it.each([
@@ -81,7 +84,10 @@ describe('parsing a produce request', () => {
 
   it('keeps a header named __proto__ like any other header', () => {
     const request = parseProduceRequest(jsonRequest('{"value":"x","headers":{"__proto__":"x","a":"b"}}'), limits);
-    expect(Object.entries(request.records[0]?.headers ?? {})).toEqual([['__proto__', 'x'], ['a', 'b']]);
+    expect(Object.entries(request.records[0]?.headers ?? {})).toEqual([
+      ['__proto__', 'x'],
+      ['a', 'b'],
+    ]);
   });
 
   it('refuses a content type that is not JSON, or none, with UNSUPPORTED_MEDIA_TYPE', () => {
@@ -99,8 +105,12 @@ describe('parsing a produce request', () => {
 
 describe('topic policy and access', () => {
   it('refuses internal topics even when they are in the allowlist, and topics not in it', () => {
-    expect(() => checkTopicAllowed('__consumer_offsets', ['__consumer_offsets'])).toThrow(expect.objectContaining({ code: 'TOPIC_NOT_ALLOWED' }));
-    expect(() => checkTopicAllowed('__transaction_state', ['payment-done'])).toThrow(expect.objectContaining({ code: 'TOPIC_NOT_ALLOWED' }));
+    expect(() => checkTopicAllowed('__consumer_offsets', ['__consumer_offsets'])).toThrow(
+      expect.objectContaining({ code: 'TOPIC_NOT_ALLOWED' }),
+    );
+    expect(() => checkTopicAllowed('__transaction_state', ['payment-done'])).toThrow(
+      expect.objectContaining({ code: 'TOPIC_NOT_ALLOWED' }),
+    );
     expect(() => checkTopicAllowed('other', ['payment-done'])).toThrow(expect.objectContaining({ code: 'TOPIC_NOT_ALLOWED' }));
     expect(() => checkTopicAllowed('payment-done', ['payment-done'])).not.toThrow();
   });
@@ -114,7 +124,7 @@ describe('topic policy and access', () => {
 });
 
 describe('partitioners', () => {
-  it('computes murmur2 exactly as Kafka\'s Java Utils.murmur2 (the vectors of Kafka\'s own UtilsTest)', () => {
+  it("computes murmur2 exactly as Kafka's Java Utils.murmur2 (the vectors of Kafka's own UtilsTest)", () => {
     const vectors: [string, number][] = [
       ['21', -973932308],
       ['foobar', -790332482],
@@ -140,7 +150,9 @@ describe('partitioners', () => {
   it('pins VIP values to their own partition and spreads every other record over the rest', () => {
     const partitioner = createVipUsersPartitioner();
     expect(partitioner({ topic: 't', numPartitions: 4, key: Buffer.from('user1'), value: { tier: 'vip' } })).toBe(VIP_PARTITION);
-    const others = Array.from({ length: 200 }, (_, i) => partitioner({ topic: 't', numPartitions: 4, key: Buffer.from(`user${i}`), value: { tier: 'basic' } }));
+    const others = Array.from({ length: 200 }, (_, i) =>
+      partitioner({ topic: 't', numPartitions: 4, key: Buffer.from(`user${i}`), value: { tier: 'basic' } }),
+    );
     expect(new Set(others)).toEqual(new Set([1, 2, 3]));
     expect(partitioner({ topic: 't', numPartitions: 1, key: null, value: 'x' })).toBe(0);
   });
@@ -148,13 +160,22 @@ describe('partitioners', () => {
 
 describe('sizes and broker errors', () => {
   it('estimates a record at least as large as its key, value and headers', () => {
-    const size = recordSizeInBatch({ key: 'user1', value: 'x'.repeat(1_000), parsedValue: '', headers: { source: 'checkout' }, partition: undefined });
+    const size = recordSizeInBatch({
+      key: 'user1',
+      value: 'x'.repeat(1_000),
+      parsedValue: '',
+      headers: { source: 'checkout' },
+      partition: undefined,
+    });
     expect(size).toBeGreaterThan(5 + 1_000 + 6 + 8);
     expect(size).toBeLessThan(5 + 1_000 + 6 + 8 + 40);
   });
 
   it('maps kafkajs failures to errors with meaning', () => {
-    const refused = new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED'), { retryCount: 2, retryTime: 100 });
+    const refused = new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED'), {
+      retryCount: 2,
+      retryTime: 100,
+    });
     expect(toProduceError(refused, 't')).toEqual(expect.objectContaining({ code: 'BROKER_UNAVAILABLE' }));
     const tooLarge = new KafkaJSProtocolError(Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE', code: 10 }));
     expect(toProduceError(tooLarge, 't')).toEqual(expect.objectContaining({ code: 'RECORD_TOO_LARGE' }));

@@ -59,7 +59,8 @@ export function parseConsumeRequest(input: unknown, config: Config, durationFall
   if (unknown !== undefined) throw new ValidationError(`unknown field '${unknown}' (expected ${[...known].join(', ')})`, unknown);
 
   const groupId = body.groupId ?? config.defaultGroupId;
-  if (typeof groupId !== 'string' || !GROUP_NAME.test(groupId)) throw new ValidationError('groupId must be a consumer group id without spaces', 'groupId');
+  if (typeof groupId !== 'string' || !GROUP_NAME.test(groupId))
+    throw new ValidationError('groupId must be a consumer group id without spaces', 'groupId');
   const topic = body.topic ?? config.defaultTopic;
   if (typeof topic !== 'string' || !TOPIC_NAME.test(topic)) throw new ValidationError('topic must be a valid Kafka topic name', 'topic');
   const fromBeginning = body.fromBeginning ?? true;

@@ -33,7 +33,15 @@ export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | { timestamp: number }
 /** The consume settings a member applies, as lib/config.ts documents them. */
 export type MemberSettings = Pick<
   ConsumeConfig,
-  'batchSize' | 'batchWindowMs' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs' | 'maxAttempts' | 'retryBackoffMs' | 'onFailure' | 'deadLetterTopic'
+  | 'batchSize'
+  | 'batchWindowMs'
+  | 'sessionTimeoutMs'
+  | 'heartbeatIntervalMs'
+  | 'rebalanceTimeoutMs'
+  | 'maxAttempts'
+  | 'retryBackoffMs'
+  | 'onFailure'
+  | 'deadLetterTopic'
 >;
 
 export interface GroupMemberOptions extends MemberSettings {
@@ -114,7 +122,9 @@ interface Deferred<T> {
 
 function deferred<T>(): Deferred<T> {
   let resolve: (value: T) => void = () => undefined;
-  const promise = new Promise<T>((resolvePromise) => { resolve = resolvePromise; });
+  const promise = new Promise<T>((resolvePromise) => {
+    resolve = resolvePromise;
+  });
   return { promise, resolve };
 }
 
@@ -211,7 +221,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   const beat = () => {
     const [payload] = activePayloads;
     if (payload === undefined) return;
-    payload.heartbeat().catch((error: unknown) => { heartbeatError ??= error; });
+    payload.heartbeat().catch((error: unknown) => {
+      heartbeatError ??= error;
+    });
   };
 
   const recordsLeft = () => (options.maxRecords === undefined ? Number.POSITIVE_INFINITY : options.maxRecords - claimed);
@@ -271,19 +283,29 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
     }
-    const messages = batches.flatMap(({ topic: source, partition, messages: records }) => records.map((message) => ({
-      key: message.key,
-      value: message.value,
-      headers: {
-        ...message.headers,
-        'x-dead-letter-source': `${source}-${partition}@${message.offset}`,
-        'x-dead-letter-error': errorMessage(error).slice(0, 1_000),
-        'x-dead-letter-attempts': String(attempts),
-        'x-dead-letter-group': groupId,
-      },
-    })));
+    const messages = batches.flatMap(({ topic: source, partition, messages: records }) =>
+      records.map((message) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          'x-dead-letter-source': `${source}-${partition}@${message.offset}`,
+          'x-dead-letter-error': errorMessage(error).slice(0, 1_000),
+          'x-dead-letter-attempts': String(attempts),
+          'x-dead-letter-group': groupId,
+        },
+      })),
+    );
     await producer.send({ topic: target, messages });
-    logger.error('records dead-lettered', { groupId, memberId, deadLetterTopic: target, records: messages.length, offsets: offsetRange(batches), attempts, error: errorMessage(error) });
+    logger.error('records dead-lettered', {
+      groupId,
+      memberId,
+      deadLetterTopic: target,
+      records: messages.length,
+      offsets: offsetRange(batches),
+      attempts,
+      error: errorMessage(error),
+    });
     return messages.length;
   };
 
@@ -316,7 +338,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 
   const startCommitting = () => {
     if (committing !== undefined) return;
-    committing = commitPending().finally(() => { committing = undefined; });
+    committing = commitPending().finally(() => {
+      committing = undefined;
+    });
   };
 
   const enqueueCommit = (contributions: Contribution[]) => {
@@ -363,17 +387,27 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     let event: KafkaEvent | undefined;
     let lastError: unknown;
     try {
-      const kept = filter === undefined ? batches : batches.map((batch) => ({
-        ...batch,
-        messages: batch.messages.filter((message) => filter(lambdaRecord(batch.topic, batch.partition, message))),
-      }));
+      const kept =
+        filter === undefined
+          ? batches
+          : batches.map((batch) => ({
+              ...batch,
+              messages: batch.messages.filter((message) => filter(lambdaRecord(batch.topic, batch.partition, message))),
+            }));
       event = buildKafkaEvent(options.eventSource, kept);
       skipped = count - kept.reduce((sum, { messages }) => sum + messages.length, 0);
       batches = kept;
     } catch (error) {
       // A record the event cannot be built from fails like a handler would, through the failure policy.
       lastError = error;
-      logger.warn('batch failed', { groupId, memberId, attempt: 0, records: count, offsets: offsetRange(contributions), error: `could not build the event: ${errorMessage(error)}` });
+      logger.warn('batch failed', {
+        groupId,
+        memberId,
+        attempt: 0,
+        records: count,
+        offsets: offsetRange(contributions),
+        error: `could not build the event: ${errorMessage(error)}`,
+      });
     }
     let succeeded = event !== undefined && count === skipped;
     let attempts = 0;
@@ -386,7 +420,15 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
           break;
         } catch (error) {
           lastError = error;
-          logger.warn('batch failed', { groupId, memberId, attempt, maxAttempts: options.maxAttempts, records: count, offsets: offsetRange(contributions), error: errorMessage(error) });
+          logger.warn('batch failed', {
+            groupId,
+            memberId,
+            attempt,
+            maxAttempts: options.maxAttempts,
+            records: count,
+            offsets: offsetRange(contributions),
+            error: errorMessage(error),
+          });
           if (attempt === options.maxAttempts) break;
           if (stopping) {
             // Leaving: the next owner of these partitions gets the records again.
@@ -411,15 +453,23 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
           deadLettered = await deadLetter(batches, lastError, attempts);
         } catch (error) {
           claimed -= count;
-          fail(`could not write ${count} records to the dead-letter topic after ${attempts} failed attempts: ${errorMessage(error)}`, error);
+          fail(
+            `could not write ${count} records to the dead-letter topic after ${attempts} failed attempts: ${errorMessage(error)}`,
+            error,
+          );
           return { ok: false, rethrow: false };
         }
       } else {
         claimed -= count;
-        const ranges = Object.entries(offsetRange(contributions)).map(([key, range]) => `${key} offsets ${range}`).join(', ');
-        fail(event === undefined
-          ? `could not build the Lambda event for ${ranges} (CONSUME_ON_FAILURE=stop): ${errorMessage(lastError)}`
-          : `the handler failed ${attempts} times for ${ranges} (CONSUME_ON_FAILURE=stop); last error: ${errorMessage(lastError)}`, lastError);
+        const ranges = Object.entries(offsetRange(contributions))
+          .map(([key, range]) => `${key} offsets ${range}`)
+          .join(', ');
+        fail(
+          event === undefined
+            ? `could not build the Lambda event for ${ranges} (CONSUME_ON_FAILURE=stop): ${errorMessage(lastError)}`
+            : `the handler failed ${attempts} times for ${ranges} (CONSUME_ON_FAILURE=stop); last error: ${errorMessage(lastError)}`,
+          lastError,
+        );
         return { ok: false, rethrow: false };
       }
     }
@@ -587,15 +637,22 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 }
 
 /** For LATEST and AT_TIMESTAMP: the start offset of every partition the group has no committed offset for. */
-async function resolveStartOffsets(kafka: Kafka, groupId: string, topic: string, position: 'LATEST' | { timestamp: number }, into: Map<number, string>) {
+async function resolveStartOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  position: 'LATEST' | { timestamp: number },
+  into: Map<number, string>,
+) {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const uncommitted = new Set((committed?.partitions ?? []).filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition));
-    const offsets = position === 'LATEST'
-      ? (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, offset: high }))
-      : await admin.fetchTopicOffsetsByTimestamp(topic, position.timestamp);
+    const offsets =
+      position === 'LATEST'
+        ? (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, offset: high }))
+        : await admin.fetchTopicOffsetsByTimestamp(topic, position.timestamp);
     for (const { partition, offset } of offsets) {
       if (uncommitted.has(partition)) into.set(partition, offset);
     }

@@ -113,9 +113,11 @@ async function committedOffsets(admin: Admin, groupId: string, topic: string | u
  */
 async function logEndOffsets(admin: Admin, topics: string[]): Promise<Map<string, string>> {
   const ends = new Map<string, string>();
-  await settleAll(topics.map(async (topic) => {
-    for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends.set(key(topic, partition), high);
-  }));
+  await settleAll(
+    topics.map(async (topic) => {
+      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends.set(key(topic, partition), high);
+    }),
+  );
   return ends;
 }
 
@@ -123,9 +125,15 @@ async function logEndOffsets(admin: Admin, topics: string[]): Promise<Map<string
  * Describes a consumer group. Throws GroupNotFoundError for a group the cluster does not know, and
  * TopicNotFoundError when options.topic names a topic the cluster does not have.
  */
-export async function describeConsumerGroup(admin: Admin, groupId: string, options: DescribeGroupOptions = {}): Promise<ConsumerGroupDocument> {
+export async function describeConsumerGroup(
+  admin: Admin,
+  groupId: string,
+  options: DescribeGroupOptions = {},
+): Promise<ConsumerGroupDocument> {
   const { topic } = options;
-  const [topics, group, committed, coordinator] = await settleAll<[string[], GroupDescription | undefined, Map<string, string>, GroupCoordinator | null]>([
+  const [topics, group, committed, coordinator] = await settleAll<
+    [string[], GroupDescription | undefined, Map<string, string>, GroupCoordinator | null]
+  >([
     admin.listTopics(),
     describeGroup(admin, groupId),
     committedOffsets(admin, groupId, topic),
@@ -169,7 +177,10 @@ export async function describeConsumerGroup(admin: Admin, groupId: string, optio
   const rows = [...owned, ...unowned];
 
   const existing = new Set(topics);
-  const ends = await logEndOffsets(admin, [...new Set(rows.map((row) => row.topic))].filter((name) => existing.has(name)));
+  const ends = await logEndOffsets(
+    admin,
+    [...new Set(rows.map((row) => row.topic))].filter((name) => existing.has(name)),
+  );
   let totalLag = 0n;
   const partitions: PartitionState[] = rows.map(({ topic: name, partition, member }) => {
     const currentOffset = committed.get(key(name, partition)) ?? null;

@@ -40,21 +40,46 @@ export function formatOffsetsTable(document: ConsumerGroupDocument): string {
   const rows = document.partitions;
   if (rows.length === 0) return '';
   const groupWidth = widthOf(15, [document.groupId]);
-  const topicWidth = widthOf(15, rows.map((row) => row.topic));
-  const consumerWidth = widthOf(15, rows.map((row) => orMissing(row.memberId)));
-  const hostWidth = widthOf(15, rows.map((row) => orMissing(row.host)));
+  const topicWidth = widthOf(
+    15,
+    rows.map((row) => row.topic),
+  );
+  const consumerWidth = widthOf(
+    15,
+    rows.map((row) => orMissing(row.memberId)),
+  );
+  const hostWidth = widthOf(
+    15,
+    rows.map((row) => orMissing(row.host)),
+  );
   const line = (cells: string[]) => {
     const [group = '', topic = '', partition = '', current = '', end = '', lag = '', consumer = '', host = '', client = ''] = cells;
     return [
-      pad(group, groupWidth), pad(topic, topicWidth), pad(partition, 10), pad(current, 15), pad(end, 15), pad(lag, 15),
-      pad(consumer, consumerWidth), pad(host, hostWidth), client,
+      pad(group, groupWidth),
+      pad(topic, topicWidth),
+      pad(partition, 10),
+      pad(current, 15),
+      pad(end, 15),
+      pad(lag, 15),
+      pad(consumer, consumerWidth),
+      pad(host, hostWidth),
+      client,
     ].join(' ');
   };
   const header = line(['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID', 'HOST', 'CLIENT-ID']);
-  const body = rows.map((row) => line([
-    document.groupId, row.topic, String(row.partition), orMissing(row.currentOffset), orMissing(row.logEndOffset),
-    orMissing(row.lag), orMissing(row.memberId), orMissing(row.host), orMissing(row.clientId),
-  ]));
+  const body = rows.map((row) =>
+    line([
+      document.groupId,
+      row.topic,
+      String(row.partition),
+      orMissing(row.currentOffset),
+      orMissing(row.logEndOffset),
+      orMissing(row.lag),
+      orMissing(row.memberId),
+      orMissing(row.host),
+      orMissing(row.clientId),
+    ]),
+  );
   return `\n${header}\n${body.join('\n')}\n`;
 }
 
@@ -72,9 +97,18 @@ export function formatMembersTable(document: ConsumerGroupDocument): string {
   const { members } = document;
   if (members.length === 0) return '';
   const groupWidth = widthOf(15, [document.groupId]);
-  const consumerWidth = widthOf(15, members.map((member) => member.memberId));
-  const hostWidth = widthOf(15, members.map((member) => member.host));
-  const clientWidth = widthOf(15, members.map((member) => member.clientId));
+  const consumerWidth = widthOf(
+    15,
+    members.map((member) => member.memberId),
+  );
+  const hostWidth = widthOf(
+    15,
+    members.map((member) => member.host),
+  );
+  const clientWidth = widthOf(
+    15,
+    members.map((member) => member.clientId),
+  );
   // Kafka prints "%-15s " for #PARTITIONS, so every line has a space before ASSIGNMENT.
   const line = (group: string, consumer: string, host: string, client: string, count: string, assignment: string) =>
     `${pad(group, groupWidth)} ${pad(consumer, consumerWidth)} ${pad(host, hostWidth)} ${pad(client, clientWidth)} ${pad(count, 15)} ${assignment}`;
@@ -101,15 +135,19 @@ export function formatStateTable(document: ConsumerGroupDocument): string {
   const firstWidth = Math.max(25, coordinator.length);
   const line = (group: string, coord: string, strategy: string, state: string, members: string) =>
     `${pad(group, firstWidth)} ${pad(coord, 25)} ${pad(strategy, 20)} ${pad(state, 15)} ${members}`;
-  return `\n${line('GROUP', 'COORDINATOR (ID)', 'ASSIGNMENT-STRATEGY', 'STATE', '#MEMBERS')}\n`
-    + `${line(document.groupId, coordinator, document.protocol ?? '', document.state, String(document.members.length))}\n`;
+  return (
+    `\n${line('GROUP', 'COORDINATOR (ID)', 'ASSIGNMENT-STRATEGY', 'STATE', '#MEMBERS')}\n` +
+    `${line(document.groupId, coordinator, document.protocol ?? '', document.state, String(document.members.length))}\n`
+  );
 }
 
 /** The line under the default table: state, member count, assignment strategy, total lag. */
 export function formatSummary(document: ConsumerGroupDocument): string {
   const count = document.members.length;
-  return `Group '${document.groupId}': state ${document.state}, ${count} member${count === 1 ? '' : 's'}, `
-    + `assignment strategy ${document.protocol ?? MISSING}, total lag ${document.totalLag}\n`;
+  return (
+    `Group '${document.groupId}': state ${document.state}, ${count} member${count === 1 ? '' : 's'}, ` +
+    `assignment strategy ${document.protocol ?? MISSING}, total lag ${document.totalLag}\n`
+  );
 }
 
 /** TOPIC PARTITION LEADER REPLICAS ISR EARLIEST-OFFSET LATEST-OFFSET RECORDS, then a summary line. */
@@ -121,16 +159,33 @@ export function formatTopicTable(topic: TopicDescription): string {
   const isrWidth = widthOf(10, isr);
   const line = (cells: string[]) => {
     const [name = '', partition = '', leader = '', replicaList = '', isrList = '', earliest = '', latest = '', records = ''] = cells;
-    return [pad(name, topicWidth), pad(partition, 10), pad(leader, 10), pad(replicaList, replicasWidth), pad(isrList, isrWidth),
-      pad(earliest, 15), pad(latest, 15), records].join(' ');
+    return [
+      pad(name, topicWidth),
+      pad(partition, 10),
+      pad(leader, 10),
+      pad(replicaList, replicasWidth),
+      pad(isrList, isrWidth),
+      pad(earliest, 15),
+      pad(latest, 15),
+      records,
+    ].join(' ');
   };
   const header = line(['TOPIC', 'PARTITION', 'LEADER', 'REPLICAS', 'ISR', 'EARLIEST-OFFSET', 'LATEST-OFFSET', 'RECORDS']);
-  const body = topic.partitions.map((partition, index) => line([
-    topic.topic, String(partition.partition), partition.leader === null ? MISSING : String(partition.leader),
-    replicas[index] ?? '', isr[index] ?? '', partition.earliestOffset, partition.latestOffset, partition.records,
-  ]));
+  const body = topic.partitions.map((partition, index) =>
+    line([
+      topic.topic,
+      String(partition.partition),
+      partition.leader === null ? MISSING : String(partition.leader),
+      replicas[index] ?? '',
+      isr[index] ?? '',
+      partition.earliestOffset,
+      partition.latestOffset,
+      partition.records,
+    ]),
+  );
   const count = topic.partitions.length;
-  const summary = `Topic '${topic.topic}': ${count} partition${count === 1 ? '' : 's'}, replication factor ${topic.replicationFactor}, `
-    + `${topic.records} record${topic.records === '1' ? '' : 's'} retained`;
+  const summary =
+    `Topic '${topic.topic}': ${count} partition${count === 1 ? '' : 's'}, replication factor ${topic.replicationFactor}, ` +
+    `${topic.records} record${topic.records === '1' ? '' : 's'} retained`;
   return `\n${header}\n${body.join('\n')}\n\n${summary}\n`;
 }

@@ -40,7 +40,10 @@ export async function describeTopic(admin: Admin, topic: string): Promise<TopicD
   let metadata: Awaited<ReturnType<Admin['fetchTopicMetadata']>>;
   let offsets: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
   try {
-    [metadata, offsets] = await settleAll<[typeof metadata, typeof offsets]>([admin.fetchTopicMetadata({ topics: [topic] }), admin.fetchTopicOffsets(topic)]);
+    [metadata, offsets] = await settleAll<[typeof metadata, typeof offsets]>([
+      admin.fetchTopicMetadata({ topics: [topic] }),
+      admin.fetchTopicOffsets(topic),
+    ]);
   } catch (error) {
     if (isUnknownTopic(error)) throw new TopicNotFoundError(topic, { cause: error });
     throw error;

@@ -63,7 +63,8 @@ export function checkApiKey(headers: HttpRequest['headers'], apiKey: string | un
   if (apiKey === undefined) return;
   const given = headerValue(headers, 'x-api-key');
   // Comparing digests in constant time: the answer's timing says nothing about how much of the key matched.
-  if (given === undefined || !timingSafeEqual(digest(given), digest(apiKey))) throw new AccessDeniedError('a valid x-api-key header is required');
+  if (given === undefined || !timingSafeEqual(digest(given), digest(apiKey)))
+    throw new AccessDeniedError('a valid x-api-key header is required');
 }
 
 function isJsonContentType(contentType: string | undefined): boolean {
@@ -83,7 +84,10 @@ export function validateTopicName(topic: unknown): string {
     throw new ValidationError(`"topic" is ${topic.length} characters long; Kafka allows at most ${MAX_TOPIC_LENGTH}`, 'topic');
   }
   if (topic === '.' || topic === '..' || !LEGAL_TOPIC.test(topic)) {
-    throw new ValidationError(`"topic" '${topic}' is not a legal Kafka topic name (letters, digits, '.', '_', '-'; not '.' or '..')`, 'topic');
+    throw new ValidationError(
+      `"topic" '${topic}' is not a legal Kafka topic name (letters, digits, '.', '_', '-'; not '.' or '..')`,
+      'topic',
+    );
   }
   return topic;
 }
@@ -123,8 +127,10 @@ function parseRecord(raw: unknown, where: string, allowed: Set<string>): Produce
   if (unknown.length > 0) throw new ValidationError(`${where} has unknown field(s): ${unknown.join(', ')}`, where);
 
   const { key, value, headers, partition } = raw;
-  if (value === undefined || value === null) throw new ValidationError(`${where}.value is required (a string or any JSON value but null)`, `${where}.value`);
-  if (key !== undefined && key !== null && typeof key !== 'string') throw new ValidationError(`${where}.key must be a string`, `${where}.key`);
+  if (value === undefined || value === null)
+    throw new ValidationError(`${where}.value is required (a string or any JSON value but null)`, `${where}.value`);
+  if (key !== undefined && key !== null && typeof key !== 'string')
+    throw new ValidationError(`${where}.key must be a string`, `${where}.key`);
   if (typeof value !== 'string') checkJsonValue(value, `${where}.value`);
 
   // No prototype: a header named __proto__ is kept as a header like any other.

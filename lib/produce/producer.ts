@@ -65,7 +65,10 @@ export function lazyConnection<T extends Connectable>(create: () => T, events: C
  * publish.ts chooses every record's partition itself (to report it and to apply the configured
  * strategy), so kafkajs's partitioner just returns that choice.
  */
-const chosenPartition: ICustomPartitioner = () => ({ message }) => message.partition ?? 0;
+const chosenPartition: ICustomPartitioner =
+  () =>
+  ({ message }) =>
+    message.partition ?? 0;
 
 /**
  * Idempotent with acks=all (set per send) and one request in flight, as kafkajs requires for

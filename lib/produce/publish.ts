@@ -11,7 +11,14 @@ import { getKafka } from '../kafka-client';
 import { logger } from '../logger';
 import { createPartitioner, type Partitioner } from './partitioners';
 import type { ProduceRecord, ProduceRequest } from './produce-request';
-import { createProduceProducer, createTopicInfoCache, lazyConnection, type Connection, type TopicInfo, type TopicInfoSource } from './producer';
+import {
+  createProduceProducer,
+  createTopicInfoCache,
+  lazyConnection,
+  type Connection,
+  type TopicInfo,
+  type TopicInfoSource,
+} from './producer';
 
 export interface PublishDependencies {
   producer: Connection<Producer>;
@@ -48,7 +55,10 @@ export function createPublishDependencies(
       connected: () => log.info('kafka producer connected'),
       discarded: () => log.warn('kafka producer dropped after a failure; the next request connects a new one'),
     }),
-    topics: createTopicInfoCache(lazyConnection(() => kafka.admin()), TOPIC_METADATA_TTL_MS),
+    topics: createTopicInfoCache(
+      lazyConnection(() => kafka.admin()),
+      TOPIC_METADATA_TTL_MS,
+    ),
     ...options,
   };
 }
@@ -131,12 +141,14 @@ function planPartitions(topic: string, records: ProduceRecord[], info: TopicInfo
     index,
     record,
     size: sizes[index] ?? 0,
-    partition: record.partition ?? partitioner({
-      topic,
-      numPartitions: info.numPartitions,
-      key: record.key === null ? null : Buffer.from(record.key, 'utf8'),
-      value: record.parsedValue,
-    }),
+    partition:
+      record.partition ??
+      partitioner({
+        topic,
+        numPartitions: info.numPartitions,
+        key: record.key === null ? null : Buffer.from(record.key, 'utf8'),
+        value: record.parsedValue,
+      }),
   }));
 }
 
@@ -185,7 +197,11 @@ interface Deadline {
   passed: boolean;
 }
 
-async function publishWithinDeadline(request: ProduceRequest, dependencies: PublishDependencies, deadline: Deadline): Promise<PublishResult> {
+async function publishWithinDeadline(
+  request: ProduceRequest,
+  dependencies: PublishDependencies,
+  deadline: Deadline,
+): Promise<PublishResult> {
   const { topic } = request;
   const stopIfLate = () => {
     if (deadline.passed) throw new BrokerUnavailableError(`Kafka did not answer within ${dependencies.timeoutMs} ms`);
@@ -240,7 +256,11 @@ export function toProduceError(error: unknown, topic: string): unknown {
   const chain = causes(error);
   const types = chain.map(typeOf);
   if (types.includes('MESSAGE_TOO_LARGE') || types.includes('RECORD_LIST_TOO_LARGE')) {
-    return new ValidationError(`a record is over the size topic '${topic}' accepts (the broker refused it)`, 'messages', 'RECORD_TOO_LARGE');
+    return new ValidationError(
+      `a record is over the size topic '${topic}' accepts (the broker refused it)`,
+      'messages',
+      'RECORD_TOO_LARGE',
+    );
   }
   if (types.includes('UNKNOWN_TOPIC_OR_PARTITION')) return new TopicNotFoundError(topic, { cause: error });
   if (chain.some((link) => BROKER_UNREACHABLE.has(nameOf(link) ?? ''))) {

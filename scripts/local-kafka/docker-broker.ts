@@ -30,7 +30,8 @@ export async function dockerComposeAvailable(): Promise<boolean> {
 /** True when our compose project's kafka container runs on this port. */
 export async function dockerBrokerRunning(port: number): Promise<boolean> {
   const result = await run('docker', [...composeArgs(port), 'ps', '--status', 'running', '-q', 'kafka'], {
-    env: composeEnv(port), timeoutMs: 20_000,
+    env: composeEnv(port),
+    timeoutMs: 20_000,
   });
   return result.code === 0 && result.stdout.trim() !== '';
 }
@@ -42,7 +43,8 @@ export async function startDockerBroker(port: number): Promise<void> {
 
 export async function stopDockerBroker(port: number, options: { wipe?: boolean } = {}): Promise<void> {
   const result = await run('docker', [...composeArgs(port), 'down', ...(options.wipe ? ['-v'] : [])], {
-    env: composeEnv(port), timeoutMs: 120_000,
+    env: composeEnv(port),
+    timeoutMs: 120_000,
   });
   if (result.code !== 0) throw new Error(`docker compose down failed:\n${result.stdout}${result.stderr}`);
 }
@@ -52,7 +54,8 @@ export function execInDockerBroker(port: number, script: string, args: string[])
   // compose exec allocates a TTY by default; -T when stdin is a pipe (scripts, tests).
   const interactive = process.stdin.isTTY ? [] : ['-T'];
   const child = spawn('docker', [...composeArgs(port), 'exec', ...interactive, 'kafka', `/opt/kafka/bin/${script}.sh`, ...args], {
-    env: composeEnv(port), stdio: 'inherit',
+    env: composeEnv(port),
+    stdio: 'inherit',
   });
   return new Promise((resolvePromise) => {
     child.on('error', () => resolvePromise(127));

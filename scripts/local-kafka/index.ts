@@ -45,7 +45,12 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, say: (line:
     throw new Error(`KAFKA_CONTROLLER_PORT: expected a port number other than ${port}, got '${controllerText}'`);
   }
   const brokersText = env.KAFKA_BROKERS?.trim();
-  const brokers = brokersText ? brokersText.split(',').map((broker) => broker.trim()).filter((broker) => broker !== '') : undefined;
+  const brokers = brokersText
+    ? brokersText
+        .split(',')
+        .map((broker) => broker.trim())
+        .filter((broker) => broker !== '')
+    : undefined;
   const modeText = env.KAFKA_MODE?.trim();
   const forcedMode = modeText ? MODES.find((mode) => mode === modeText) : undefined;
   if (modeText && forcedMode === undefined) throw new Error(`KAFKA_MODE: expected one of ${MODES.join(', ')}, got '${modeText}'`);
@@ -75,12 +80,14 @@ async function chooseMode(options: LocalKafkaOptions): Promise<Mode> {
   if (options.brokers) return 'external';
   if (await dockerEngineAnswers()) return 'docker';
   if (await javaAvailable()) return 'jvm';
-  throw new Error([
-    'No way to run Kafka was found. Any one of these will do:',
-    '  - set KAFKA_BROKERS=host:port[,host:port] to use a Kafka cluster that already runs;',
-    '  - start a Docker engine (docker compose runs apache/kafka:3.7.1 from docker-compose.yml);',
-    '  - install Java 17+ and Maven (Kafka 3.7.1 then runs on the JVM from Maven Central jars).',
-  ].join('\n'));
+  throw new Error(
+    [
+      'No way to run Kafka was found. Any one of these will do:',
+      '  - set KAFKA_BROKERS=host:port[,host:port] to use a Kafka cluster that already runs;',
+      '  - start a Docker engine (docker compose runs apache/kafka:3.7.1 from docker-compose.yml);',
+      '  - install Java 17+ and Maven (Kafka 3.7.1 then runs on the JVM from Maven Central jars).',
+    ].join('\n'),
+  );
 }
 
 /** Brings Kafka up (or finds it up), waits until it serves, creates the tutorial's topics. */
@@ -98,7 +105,9 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     const brokers = [`localhost:${port}`];
     say(`mode: Docker (docker compose, image apache/kafka:${KAFKA_VERSION}, port ${port})`);
     if (!(await dockerComposeAvailable())) {
-      throw new Error('KAFKA_MODE=docker needs a Docker engine with the compose plugin (`docker compose version` failed); unset KAFKA_MODE to use the JVM instead');
+      throw new Error(
+        'KAFKA_MODE=docker needs a Docker engine with the compose plugin (`docker compose version` failed); unset KAFKA_MODE to use the JVM instead',
+      );
     }
     if (await dockerBrokerRunning(port)) {
       say('already running');
@@ -121,7 +130,9 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     } else {
       if (await loopbackPortTaken(port)) throw portTakenError(port);
       if (await loopbackPortTaken(options.controllerPort)) {
-        throw new Error(`port ${options.controllerPort} (the KRaft controller port) is in use by another program; set KAFKA_CONTROLLER_PORT to a free port`);
+        throw new Error(
+          `port ${options.controllerPort} (the KRaft controller port) is in use by another program; set KAFKA_CONTROLLER_PORT to a free port`,
+        );
       }
       const started = await startJvmBroker(port, options.controllerPort, say);
       say(`started the broker (pid ${started.pid}); log: ${shortPath(started.paths.log)}, data: ${shortPath(started.paths.dataDir)}`);
@@ -135,7 +146,9 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
       } catch (error) {
         const tail = brokerLogTail(port);
         await stopJvmBroker(port);
-        throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast lines of ${shortPath(started.paths.log)}:\n${tail}`);
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}\nlast lines of ${shortPath(started.paths.log)}:\n${tail}`,
+        );
       }
       state = { mode, brokers, port, pid: started.pid, startedAt: new Date().toISOString() };
     }
@@ -198,6 +211,10 @@ export async function kafkaStatus(options: LocalKafkaOptions): Promise<boolean> 
   } else {
     say(`no Kafka started by kafka:up on port ${port}`);
   }
-  say(answer.ok ? `serving at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'})` : `not serving at ${brokers.join(',')}: ${answer.reason}`);
+  say(
+    answer.ok
+      ? `serving at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'})`
+      : `not serving at ${brokers.join(',')}: ${answer.reason}`,
+  );
   return answer.ok;
 }

@@ -24,32 +24,36 @@ export async function ensureJars(say: (line: string) => void = console.log): Pro
   mkdirSync(JARS_DIR, { recursive: true });
   say(`fetching Kafka ${KAFKA_VERSION} jars from Maven Central into ${JARS_DIR} (first run only)…`);
   const started = Date.now();
-  const result = await run('mvn', [
-    '-q', '-B', '-f', JARS_POM,
-    'dependency:copy-dependencies',
-    `-DoutputDirectory=${JARS_DIR}`,
-    '-DincludeScope=runtime',
-  ], { timeoutMs: 600_000 });
+  const result = await run(
+    'mvn',
+    ['-q', '-B', '-f', JARS_POM, 'dependency:copy-dependencies', `-DoutputDirectory=${JARS_DIR}`, '-DincludeScope=runtime'],
+    { timeoutMs: 600_000 },
+  );
   if (result.code !== 0) {
     const reason = result.code === null ? `could not run mvn (${result.stderr.trim()})` : `mvn exited ${result.code}`;
     throw new Error(`fetching the Kafka jars failed: ${reason}\n${result.stdout}${result.stderr}`.trim());
   }
   writeFileSync(MARKER, new Date().toISOString());
-  say(`fetched ${readdirSync(JARS_DIR).filter((name) => name.endsWith('.jar')).length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say(
+    `fetched ${readdirSync(JARS_DIR).filter((name) => name.endsWith('.jar')).length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 /** log4j config for the command-line tools: WARN and above to stderr, as Kafka's tools-log4j.properties. */
 export function toolsLog4jFile(): string {
   mkdirSync(KAFKA_HOME, { recursive: true });
   const file = join(KAFKA_HOME, 'tools-log4j.properties');
-  writeFileSync(file, [
-    'log4j.rootLogger=WARN, stderr',
-    'log4j.appender.stderr=org.apache.log4j.ConsoleAppender',
-    'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout',
-    'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n',
-    'log4j.appender.stderr.Target=System.err',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'log4j.rootLogger=WARN, stderr',
+      'log4j.appender.stderr=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.appender.stderr.Target=System.err',
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 

@@ -49,37 +49,43 @@ export function runningJvmBrokerPid(port: number): number | undefined {
 
 function writeConfig(paths: JvmBrokerPaths, port: number, controllerPort: number): void {
   mkdirSync(paths.dir, { recursive: true });
-  writeFileSync(paths.properties, [
-    '# Written by kafka:up (scripts/local-kafka). Single-node KRaft: broker and controller in one process.',
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://localhost:${port}`,
-    'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    `log.dirs=${paths.dataDir}`,
-    'num.partitions=1',
-    'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=10',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    // Without this every first join of a group waits 3 s for more members.
-    'group.initial.rebalance.delay.ms=0',
-    'auto.create.topics.enable=false',
-    '',
-  ].join('\n'));
-  writeFileSync(paths.log4j, [
-    'log4j.rootLogger=INFO, stdout',
-    'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-    'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-    'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-    'log4j.logger.kafka.request.logger=WARN',
-    'log4j.logger.state.change.logger=WARN',
-    'log4j.logger.kafka.log.LogCleaner=WARN',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    paths.properties,
+    [
+      '# Written by kafka:up (scripts/local-kafka). Single-node KRaft: broker and controller in one process.',
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://localhost:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `log.dirs=${paths.dataDir}`,
+      'num.partitions=1',
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=10',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      // Without this every first join of a group waits 3 s for more members.
+      'group.initial.rebalance.delay.ms=0',
+      'auto.create.topics.enable=false',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    paths.log4j,
+    [
+      'log4j.rootLogger=INFO, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.logger.kafka.request.logger=WARN',
+      'log4j.logger.state.change.logger=WARN',
+      'log4j.logger.kafka.log.LogCleaner=WARN',
+      '',
+    ].join('\n'),
+  );
 }
 
 /** Formats KRaft storage the first time (keeps the data on later starts). */
@@ -110,14 +116,22 @@ export async function startJvmBroker(
   await formatStorageOnce(paths);
   const heap = process.env.KAFKA_HEAP_OPTS ?? '-Xms256m -Xmx512m';
   const logFd = openSync(paths.log, 'a');
-  const child = spawn('java', [
-    ...heap.split(/\s+/).filter((part) => part !== ''),
-    '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
-    `-Dlog4j.configuration=file:${paths.log4j}`,
-    `-Dkafka.logs.dir=${paths.dir}`,
-    '-cp', classpath(),
-    'kafka.Kafka', paths.properties,
-  ], { detached: true, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(
+    'java',
+    [
+      ...heap.split(/\s+/).filter((part) => part !== ''),
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${paths.log4j}`,
+      `-Dkafka.logs.dir=${paths.dir}`,
+      '-cp',
+      classpath(),
+      'kafka.Kafka',
+      paths.properties,
+    ],
+    { detached: true, stdio: ['ignore', logFd, logFd] },
+  );
   closeSync(logFd);
   if (child.pid === undefined) throw new Error('could not start java');
   child.unref();

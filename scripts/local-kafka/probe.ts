@@ -16,7 +16,14 @@ export const TUTORIAL_TOPICS = [
 function quietKafka(brokers: string[]): Kafka {
   const { kafka } = loadConfig(process.env);
   return new Kafka({
-    ...kafkaOptions({ ...kafka, brokers, clientId: 'kafka-functions-probe', connectionTimeoutMs: 1_000, requestTimeoutMs: 3_000, retries: 0 }),
+    ...kafkaOptions({
+      ...kafka,
+      brokers,
+      clientId: 'kafka-functions-probe',
+      connectionTimeoutMs: 1_000,
+      requestTimeoutMs: 3_000,
+      retries: 0,
+    }),
     retry: { retries: 0 },
     logLevel: logLevel.NOTHING,
     logCreator: undefined,
@@ -52,7 +59,9 @@ export async function waitUntilServing(
   for (;;) {
     const answer = await probeBroker(brokers);
     if (answer.ok) {
-      options.say(`Kafka serves at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'}, ready after ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      options.say(
+        `Kafka serves at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'}, ready after ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      );
       return;
     }
     lastReason = answer.reason;

@@ -3,7 +3,6 @@ import { Partitioners } from 'kafkajs';
 import { jsonLines, startProcess, type LogLine, type RunningProcess } from './processes';
 import { testKafka, withAdmin } from './kafka';
 
-
 export interface ProcessedRecord {
   partition: number;
   offset: number;
@@ -22,7 +21,10 @@ export interface Member {
 export function startConsumeCli(name: string, topic: string, groupId: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Member {
   return {
     name,
-    process: startProcess('npm', ['run', '-s', 'consume', '--', '--topic', topic, '--group', groupId, ...args], { FORCE_COLOR: '0', ...env }),
+    process: startProcess('npm', ['run', '-s', 'consume', '--', '--topic', topic, '--group', groupId, ...args], {
+      FORCE_COLOR: '0',
+      ...env,
+    }),
   };
 }
 
@@ -30,7 +32,10 @@ export function startConsumeCli(name: string, topic: string, groupId: string, ar
 export function startConsumeInvoke(name: string, data: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Member {
   return {
     name,
-    process: startProcess('npx', ['serverless', 'invoke', 'local', '-f', 'consume', '--data', JSON.stringify(data)], { FORCE_COLOR: '0', ...env }),
+    process: startProcess('npx', ['serverless', 'invoke', 'local', '-f', 'consume', '--data', JSON.stringify(data)], {
+      FORCE_COLOR: '0',
+      ...env,
+    }),
   };
 }
 
@@ -62,7 +67,11 @@ export function latestAssignment(member: Member, topic: string): number[] | unde
 }
 
 /** Polls until check() returns a value that is not undefined, or fails after timeoutMs with describe(). */
-export async function waitUntil<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, describe: () => string): Promise<T> {
+export async function waitUntil<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  describe: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -73,17 +82,29 @@ export async function waitUntil<T>(check: () => T | undefined | Promise<T | unde
 }
 
 /** Waits until the members' latest assignments give each listed member exactly one partition, all distinct, covering `partitions`. */
-export function waitForOnePartitionEach(members: Member[], topic: string, partitions: number[], timeoutMs = 60_000): Promise<Map<string, number>> {
-  return waitUntil(() => {
-    const held = new Map<string, number>();
-    for (const member of members) {
-      const assignment = latestAssignment(member, topic);
-      if (assignment === undefined || assignment.length !== 1 || assignment[0] === undefined) return undefined;
-      held.set(member.name, assignment[0]);
-    }
-    const covered = new Set(held.values());
-    return covered.size === partitions.length && partitions.every((p) => covered.has(p)) ? held : undefined;
-  }, timeoutMs, () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}\n${member.process.output().slice(-1500)}`).join('\n'));
+export function waitForOnePartitionEach(
+  members: Member[],
+  topic: string,
+  partitions: number[],
+  timeoutMs = 60_000,
+): Promise<Map<string, number>> {
+  return waitUntil(
+    () => {
+      const held = new Map<string, number>();
+      for (const member of members) {
+        const assignment = latestAssignment(member, topic);
+        if (assignment === undefined || assignment.length !== 1 || assignment[0] === undefined) return undefined;
+        held.set(member.name, assignment[0]);
+      }
+      const covered = new Set(held.values());
+      return covered.size === partitions.length && partitions.every((p) => covered.has(p)) ? held : undefined;
+    },
+    timeoutMs,
+    () =>
+      members
+        .map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}\n${member.process.output().slice(-1500)}`)
+        .join('\n'),
+  );
 }
 
 /** Produces `count` records keyed key-(i mod keys), values value-i, with the Java client's partitioner. */
@@ -108,5 +129,7 @@ export async function committedOffsets(groupId: string, topic: string): Promise<
 
 /** The last summary a member logged ("group left" line). */
 export function summaryOf(member: Member): LogLine | undefined {
-  return logLines(member).filter((line) => line.message === 'group left').pop();
+  return logLines(member)
+    .filter((line) => line.message === 'group left')
+    .pop();
 }

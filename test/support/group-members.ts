@@ -21,7 +21,13 @@ export interface Member {
 export async function startMember(groupId: string, topic: string): Promise<Member> {
   const kafka = new Kafka({ clientId: MEMBER_CLIENT_ID, brokers: testBrokers(), logLevel: logLevel.NOTHING, retry: { retries: 5 } });
   // Short fetch waits: kafkajs heartbeats between fetches, so a long poll would delay noticing a rebalance.
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 300, rebalanceTimeout: 10_000, maxWaitTimeInMs: 300 });
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 6_000,
+    heartbeatInterval: 300,
+    rebalanceTimeout: 10_000,
+    maxWaitTimeInMs: 300,
+  });
   let memberId: string | undefined;
   let consumed = 0;
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
@@ -43,7 +49,8 @@ export async function produceToPartitions(topic: string, counts: number[]): Prom
   await producer.connect();
   try {
     const messages = counts.flatMap((count, partition) =>
-      Array.from({ length: count }, (_, index) => ({ partition, key: `k-${partition}-${index}`, value: `v-${index}` })));
+      Array.from({ length: count }, (_, index) => ({ partition, key: `k-${partition}-${index}`, value: `v-${index}` })),
+    );
     await producer.send({ topic, messages });
   } finally {
     await producer.disconnect();
@@ -73,19 +80,25 @@ export async function describeGroupNow(groupId: string): Promise<GroupDescriptio
 
 /** memberId → partitions of `topic` it owns, from the broker's description. */
 export function ownership(group: GroupDescription, topic: string): Map<string, number[]> {
-  return new Map(group.members.map((member) => {
-    const decoded = member.memberAssignment.length === 0 ? null : AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
-    return [member.memberId, [...(decoded?.assignment[topic] ?? [])].sort((a, b) => a - b)];
-  }));
+  return new Map(
+    group.members.map((member) => {
+      const decoded = member.memberAssignment.length === 0 ? null : AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+      return [member.memberId, [...(decoded?.assignment[topic] ?? [])].sort((a, b) => a - b)];
+    }),
+  );
 }
 
 /** Waits until the group is Stable with `count` members that together own all `partitions` partitions. */
 export async function waitForStableGroup(groupId: string, topic: string, count: number, partitions: number): Promise<GroupDescription> {
-  return eventually(`group ${groupId} Stable with ${count} members owning ${partitions} partitions`, () => describeGroupNow(groupId), (group) => {
-    if (group.state !== 'Stable' || group.members.length !== count) return false;
-    const owned = [...ownership(group, topic).values()];
-    return owned.every((list) => list.length > 0) && owned.flat().length === partitions;
-  });
+  return eventually(
+    `group ${groupId} Stable with ${count} members owning ${partitions} partitions`,
+    () => describeGroupNow(groupId),
+    (group) => {
+      if (group.state !== 'Stable' || group.members.length !== count) return false;
+      const owned = [...ownership(group, topic).values()];
+      return owned.every((list) => list.length > 0) && owned.flat().length === partitions;
+    },
+  );
 }
 
 /** Partition → committed offset ('-1' when none), from the broker. */

@@ -77,28 +77,38 @@ function toReadRecord(partition: number, message: KafkaMessage): ReadRecord {
  * Reads `count` records from the start of a topic with a real consumer of its own group, waiting at most
  * timeoutMs. Rejects with what it got when the records do not all arrive.
  */
-export async function readRecords(topic: string, count: number, timeoutMs = 30_000, brokers: string[] = testBrokers()): Promise<ReadRecord[]> {
+export async function readRecords(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+  brokers: string[] = testBrokers(),
+): Promise<ReadRecord[]> {
   const consumer = testKafka(brokers).consumer({ groupId: uniqueName('reader'), sessionTimeout: 6_000, heartbeatInterval: 500 });
   const records: ReadRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${records.length} of ${count} records from ${topic} in ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`read ${records.length} of ${count} records from ${topic} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       if (count === 0) {
         clearTimeout(timer);
         resolvePromise();
         return;
       }
-      consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          records.push(toReadRecord(partition, message));
-          if (records.length >= count) {
-            clearTimeout(timer);
-            resolvePromise();
-          }
-        },
-      }).catch(reject);
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            records.push(toReadRecord(partition, message));
+            if (records.length >= count) {
+              clearTimeout(timer);
+              resolvePromise();
+            }
+          },
+        })
+        .catch(reject);
     });
   } finally {
     await consumer.disconnect();

@@ -31,44 +31,67 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
   let stderr = '';
   const listeners = new Set<() => void>();
   const notify = () => listeners.forEach((listener) => listener());
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); notify(); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); notify(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    notify();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    notify();
+  });
   const exited = new Promise<number | string>((resolveExit) => {
-    child.on('exit', (code, signal) => { resolveExit(code ?? signal ?? 'unknown'); notify(); });
+    child.on('exit', (code, signal) => {
+      resolveExit(code ?? signal ?? 'unknown');
+      notify();
+    });
   });
   let exitValue: number | string | undefined;
-  void exited.then((value) => { exitValue = value; });
+  void exited.then((value) => {
+    exitValue = value;
+  });
   const output = () => stdout + stderr;
 
-  const waitForOutput = (pattern: RegExp, timeoutMs = 60_000) => new Promise<RegExpMatchArray>((resolveMatch, reject) => {
-    const check = () => {
-      const match = output().match(pattern);
-      if (match) {
+  const waitForOutput = (pattern: RegExp, timeoutMs = 60_000) =>
+    new Promise<RegExpMatchArray>((resolveMatch, reject) => {
+      const check = () => {
+        const match = output().match(pattern);
+        if (match) {
+          cleanup();
+          resolveMatch(match);
+        } else if (exitValue !== undefined) {
+          cleanup();
+          reject(new Error(`process exited (${exitValue}) before printing ${pattern}:\n${output().slice(-4000)}`));
+        }
+      };
+      const timer = setTimeout(() => {
         cleanup();
-        resolveMatch(match);
-      } else if (exitValue !== undefined) {
-        cleanup();
-        reject(new Error(`process exited (${exitValue}) before printing ${pattern}:\n${output().slice(-4000)}`));
-      }
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output().slice(-4000)}`));
-    }, timeoutMs);
-    const cleanup = () => { clearTimeout(timer); listeners.delete(check); };
-    listeners.add(check);
-    check();
-  });
+        reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output().slice(-4000)}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      check();
+    });
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000) => {
     if (exitValue !== undefined) return exitValue;
     const pid = child.pid;
     if (pid !== undefined) {
-      try { process.kill(-pid, signal); } catch { /* already gone */ }
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        /* already gone */
+      }
     }
     const timer = setTimeout(() => {
       if (pid !== undefined) {
-        try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
     }, timeoutMs);
     const value = await exited;

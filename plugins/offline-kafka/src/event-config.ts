@@ -102,7 +102,12 @@ function readBrokerList(value: unknown, field: string, functionKey?: string): st
   const brokers: string[] = [];
   for (const item of items) {
     if (typeof item !== 'string') throw new InvalidKafkaEventError(field, 'expected host:port strings', functionKey);
-    brokers.push(...item.split(',').map((broker) => broker.trim()).filter((broker) => broker !== ''));
+    brokers.push(
+      ...item
+        .split(',')
+        .map((broker) => broker.trim())
+        .filter((broker) => broker !== ''),
+    );
   }
   const bad = brokers.find((broker) => !HOST_PORT.test(broker));
   if (brokers.length === 0 || bad !== undefined) {
@@ -141,30 +146,70 @@ function readStartingPosition(event: Fields, path: string, functionKey: string):
     case 'TRIM_HORIZON':
     case 'LATEST':
       if (event.startingPositionTimestamp !== undefined) {
-        throw new InvalidKafkaEventError(`${path}.startingPositionTimestamp`, 'only allowed with startingPosition AT_TIMESTAMP', functionKey);
+        throw new InvalidKafkaEventError(
+          `${path}.startingPositionTimestamp`,
+          'only allowed with startingPosition AT_TIMESTAMP',
+          functionKey,
+        );
       }
       return position === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON';
     case 'AT_TIMESTAMP': {
       const seconds = event.startingPositionTimestamp;
       if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-        throw new InvalidKafkaEventError(`${path}.startingPositionTimestamp`, 'required with startingPosition AT_TIMESTAMP: Unix time in seconds', functionKey);
+        throw new InvalidKafkaEventError(
+          `${path}.startingPositionTimestamp`,
+          'required with startingPosition AT_TIMESTAMP: Unix time in seconds',
+          functionKey,
+        );
       }
       // AWS takes seconds; Kafka's offsets-for-times takes milliseconds.
       return { timestamp: Math.round(seconds * 1000) };
     }
     default:
-      throw new InvalidKafkaEventError(`${path}.startingPosition`, `expected TRIM_HORIZON, LATEST or AT_TIMESTAMP, got ${JSON.stringify(position)}`, functionKey);
+      throw new InvalidKafkaEventError(
+        `${path}.startingPosition`,
+        `expected TRIM_HORIZON, LATEST or AT_TIMESTAMP, got ${JSON.stringify(position)}`,
+        functionKey,
+      );
   }
 }
 
-const MSK_FIELDS = ['arn', 'topic', 'batchSize', 'maximumBatchingWindow', 'enabled', 'startingPosition', 'startingPositionTimestamp',
-  'saslScram512', 'consumerGroupId', 'filterPatterns', 'provisionedPollerConfig'];
-const KAFKA_FIELDS = ['accessConfigurations', 'bootstrapServers', 'topic', 'batchSize', 'maximumBatchingWindow', 'enabled',
-  'startingPosition', 'startingPositionTimestamp', 'onFailureDestination', 'consumerGroupId', 'filterPatterns', 'provisionedPollerConfig'];
+const MSK_FIELDS = [
+  'arn',
+  'topic',
+  'batchSize',
+  'maximumBatchingWindow',
+  'enabled',
+  'startingPosition',
+  'startingPositionTimestamp',
+  'saslScram512',
+  'consumerGroupId',
+  'filterPatterns',
+  'provisionedPollerConfig',
+];
+const KAFKA_FIELDS = [
+  'accessConfigurations',
+  'bootstrapServers',
+  'topic',
+  'batchSize',
+  'maximumBatchingWindow',
+  'enabled',
+  'startingPosition',
+  'startingPositionTimestamp',
+  'onFailureDestination',
+  'consumerGroupId',
+  'filterPatterns',
+  'provisionedPollerConfig',
+];
 
 function readMapping(
-  service: ServiceView, config: Config, settings: PluginSettings,
-  functionKey: string, index: number, eventType: KafkaEventType, event: unknown,
+  service: ServiceView,
+  config: Config,
+  settings: PluginSettings,
+  functionKey: string,
+  index: number,
+  eventType: KafkaEventType,
+  event: unknown,
 ): MappingSpec {
   const path = `functions.${functionKey}.events[${index}].${eventType}`;
   if (!isRecord(event)) throw new InvalidKafkaEventError(path, 'expected an object', functionKey);
@@ -178,9 +223,10 @@ function readMapping(
   }
   const batchSize = readWholeNumber(event.batchSize, `${path}.batchSize`, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE, functionKey);
   // Unset, Lambda waits 0.5 s for Kafka; set, it takes whole seconds (MaximumBatchingWindowInSeconds).
-  const window = event.maximumBatchingWindow === undefined
-    ? DEFAULT_WINDOW_SECONDS
-    : readWholeNumber(event.maximumBatchingWindow, `${path}.maximumBatchingWindow`, 0, 0, MAX_WINDOW_SECONDS, functionKey);
+  const window =
+    event.maximumBatchingWindow === undefined
+      ? DEFAULT_WINDOW_SECONDS
+      : readWholeNumber(event.maximumBatchingWindow, `${path}.maximumBatchingWindow`, 0, 0, MAX_WINDOW_SECONDS, functionKey);
   const enabled = readBoolean(event.enabled, `${path}.enabled`, true, functionKey);
   const startingPosition = readStartingPosition(event, path, functionKey);
 
@@ -190,7 +236,11 @@ function readMapping(
   // survive restarts (so nothing is read twice or skipped), hence a name derived from function and topic.
   const groupId = event.consumerGroupId ?? `${functionName}-${topic}`;
   if (typeof groupId !== 'string' || !CONSUMER_GROUP_ID.test(groupId)) {
-    throw new InvalidKafkaEventError(`${path}.consumerGroupId`, `expected 1-200 characters of [a-zA-Z0-9-/*:_+=.@], got ${JSON.stringify(groupId)}`, functionKey);
+    throw new InvalidKafkaEventError(
+      `${path}.consumerGroupId`,
+      `expected 1-200 characters of [a-zA-Z0-9-/*:_+=.@], got ${JSON.stringify(groupId)}`,
+      functionKey,
+    );
   }
 
   let filter: CompiledFilter | undefined;
@@ -198,15 +248,28 @@ function readMapping(
     try {
       filter = compileFilterPatterns(event.filterPatterns);
     } catch (error) {
-      if (error instanceof FilterPatternError) throw new InvalidKafkaEventError(`${path}.filterPatterns${error.path}`, error.message.slice(error.path.length + 2) || error.message, functionKey);
+      if (error instanceof FilterPatternError)
+        throw new InvalidKafkaEventError(
+          `${path}.filterPatterns${error.path}`,
+          error.message.slice(error.path.length + 2) || error.message,
+          functionKey,
+        );
       throw error;
     }
   }
 
   let members = settings.members;
   if (event.provisionedPollerConfig !== undefined) {
-    if (!isRecord(event.provisionedPollerConfig)) throw new InvalidKafkaEventError(`${path}.provisionedPollerConfig`, 'expected an object', functionKey);
-    members = readWholeNumber(event.provisionedPollerConfig.minimumPollers, `${path}.provisionedPollerConfig.minimumPollers`, members, 1, 100, functionKey);
+    if (!isRecord(event.provisionedPollerConfig))
+      throw new InvalidKafkaEventError(`${path}.provisionedPollerConfig`, 'expected an object', functionKey);
+    members = readWholeNumber(
+      event.provisionedPollerConfig.minimumPollers,
+      `${path}.provisionedPollerConfig.minimumPollers`,
+      members,
+      1,
+      100,
+      functionKey,
+    );
   }
 
   let brokers: string[];
@@ -218,14 +281,17 @@ function readMapping(
       throw new InvalidKafkaEventError(`${path}.arn`, `expected an ARN (arn:aws:kafka:…), got ${JSON.stringify(arn)}`, functionKey);
     }
     // A CloudFormation reference (Ref / Fn::ImportValue) only resolves in AWS: stand in a local ARN.
-    const eventSourceArn = typeof arn === 'string'
-      ? arn
-      : `arn:aws:kafka:${service.provider.region ?? 'us-east-1'}:000000000000:cluster/offline/${functionKey}`;
+    const eventSourceArn =
+      typeof arn === 'string' ? arn : `arn:aws:kafka:${service.provider.region ?? 'us-east-1'}:000000000000:cluster/offline/${functionKey}`;
     brokers = settings.brokers.get(eventSourceArn) ?? config.kafka.brokers;
     eventSource = { kind: 'aws:kafka', eventSourceArn, bootstrapServers: brokers };
   } else {
     if (!isRecord(event.accessConfigurations)) {
-      throw new InvalidKafkaEventError(`${path}.accessConfigurations`, 'required by AWS (use a dummy Secrets Manager ARN for a local broker); never used locally', functionKey);
+      throw new InvalidKafkaEventError(
+        `${path}.accessConfigurations`,
+        'required by AWS (use a dummy Secrets Manager ARN for a local broker); never used locally',
+        functionKey,
+      );
     }
     const written = readBrokerList(event.bootstrapServers, `${path}.bootstrapServers`, functionKey);
     brokers = settings.brokers.get(written[0] ?? '') ?? written;
@@ -272,8 +338,11 @@ export function readMappings(service: ServiceView, config: Config): MappingSpec[
   for (const mapping of mappings.filter((candidate) => candidate.enabled)) {
     const other = byGroup.get(mapping.groupId);
     if (other !== undefined) {
-      throw new InvalidKafkaEventError(`${mapping.path}.consumerGroupId`,
-        `group '${mapping.groupId}' is already used by ${other.path}; each mapping needs its own consumer group`, mapping.functionKey);
+      throw new InvalidKafkaEventError(
+        `${mapping.path}.consumerGroupId`,
+        `group '${mapping.groupId}' is already used by ${other.path}; each mapping needs its own consumer group`,
+        mapping.functionKey,
+      );
     }
     byGroup.set(mapping.groupId, mapping);
   }

@@ -63,7 +63,9 @@ export function summariseEvent(event: KafkaEvent): InvocationSummary {
 function gaveUpOnBatch(summary: GroupMemberSummary): boolean {
   // group-member.ts words these failures so: "the handler failed N times … (CONSUME_ON_FAILURE=stop)" and
   // "could not write N records to the dead-letter topic after N failed attempts".
-  return summary.stoppedBecause === 'failed' && summary.error !== undefined && /CONSUME_ON_FAILURE=stop|dead-letter topic/.test(summary.error);
+  return (
+    summary.stoppedBecause === 'failed' && summary.error !== undefined && /CONSUME_ON_FAILURE=stop|dead-letter topic/.test(summary.error)
+  );
 }
 
 export class EventSourceMapping {
@@ -125,13 +127,20 @@ export class EventSourceMapping {
     while (!this.#stopping) {
       const member = this.#startMember();
       this.#members[index] = member;
-      member.joined.then(() => { delay = backoff.initial; }, () => undefined);
+      member.joined.then(
+        () => {
+          delay = backoff.initial;
+        },
+        () => undefined,
+      );
       const summary = await member.done;
       if (this.#stopping) return;
       if (summary.stoppedBecause !== 'failed') return;
       if (gaveUpOnBatch(summary)) {
         this.#log.error('event source mapping stopped: a batch kept failing (CONSUME_ON_FAILURE=stop); restart offline to retry it', {
-          member: index, error: summary.error, recordsProcessed: summary.recordsProcessed,
+          member: index,
+          error: summary.error,
+          recordsProcessed: summary.recordsProcessed,
         });
         return;
       }
@@ -189,7 +198,10 @@ export class EventSourceMapping {
     } catch (error) {
       const outcome = isLambdaTimeout(error) ? 'timeout' : 'error';
       this.#log.warn('function invoked', {
-        ...summary, durationMs: Math.round(performance.now() - started), outcome, error: errorMessage(error),
+        ...summary,
+        durationMs: Math.round(performance.now() - started),
+        outcome,
+        error: errorMessage(error),
       });
       throw error;
     }

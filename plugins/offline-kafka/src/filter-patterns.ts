@@ -41,9 +41,7 @@ type NumericOp = '=' | '<' | '<=' | '>' | '>=';
 const NUMERIC_OPS: readonly NumericOp[] = ['=', '<', '<=', '>', '>='];
 
 /** A compiled pattern node: rules for a leaf field, or fields (and `$or` alternatives) of an object. */
-type Node =
-  | { kind: 'rules'; rules: Rule[] }
-  | { kind: 'object'; fields: Map<string, Node>; or: Node[][] };
+type Node = { kind: 'rules'; rules: Rule[] } | { kind: 'object'; fields: Map<string, Node>; or: Node[][] };
 
 export interface CompiledFilter {
   /** The patterns as written (for logs). */
@@ -112,7 +110,10 @@ function compileRule(rule: Json, path: string): Rule {
       return { kind: 'numeric', comparisons };
     }
     default:
-      throw new FilterPatternError(at, 'unknown operator (Lambda supports prefix, suffix, equals-ignore-case, anything-but, numeric, exists)');
+      throw new FilterPatternError(
+        at,
+        'unknown operator (Lambda supports prefix, suffix, equals-ignore-case, anything-but, numeric, exists)',
+      );
   }
 }
 
@@ -128,7 +129,8 @@ function compileNode(pattern: Json, path: string): Node {
   const or: Node[][] = [];
   for (const [key, value] of Object.entries(pattern)) {
     if (key === '$or') {
-      if (!Array.isArray(value) || value.length < 2) throw new FilterPatternError(`${path}.$or`, 'expected a list of at least two patterns');
+      if (!Array.isArray(value) || value.length < 2)
+        throw new FilterPatternError(`${path}.$or`, 'expected a list of at least two patterns');
       or.push(value.map((alternative, index) => compileNode(alternative, `${path}.$or[${index}]`)));
     } else {
       fields.set(key, compileNode(value, `${path}.${key}`));
@@ -141,11 +143,16 @@ function compileNode(pattern: Json, path: string): Node {
 function numericMatches(comparisons: { op: NumericOp; value: number }[], actual: number): boolean {
   return comparisons.every(({ op, value }) => {
     switch (op) {
-      case '=': return actual === value;
-      case '<': return actual < value;
-      case '<=': return actual <= value;
-      case '>': return actual > value;
-      case '>=': return actual >= value;
+      case '=':
+        return actual === value;
+      case '<':
+        return actual < value;
+      case '<=':
+        return actual <= value;
+      case '>':
+        return actual > value;
+      case '>=':
+        return actual >= value;
     }
   });
 }

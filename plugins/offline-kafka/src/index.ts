@@ -63,9 +63,10 @@ export default class OfflineKafkaPlugin {
     // first) keep the process alive after osls has printed the error: make sure the start really stops.
     setTimeout(() => process.exit(1), 3_000).unref();
     const ServerlessError = this.#serverless.classes?.Error;
-    const message = error instanceof InvalidKafkaEventError && error.functionKey !== undefined
-      ? `offline-kafka: invalid Kafka event for function '${error.functionKey}': ${error.message}`
-      : `offline-kafka: ${errorMessage(error)}`;
+    const message =
+      error instanceof InvalidKafkaEventError && error.functionKey !== undefined
+        ? `offline-kafka: invalid Kafka event for function '${error.functionKey}': ${error.message}`
+        : `offline-kafka: ${errorMessage(error)}`;
     if (ServerlessError !== undefined) throw new ServerlessError(message, 'OFFLINE_KAFKA_INVALID_EVENT');
     throw new Error(message);
   }
@@ -114,7 +115,9 @@ export default class OfflineKafkaPlugin {
       }
       const missing = group.find((spec) => !topics.includes(spec.topic));
       if (missing !== undefined) {
-        this.#fail(new InvalidKafkaEventError(`${missing.path}.topic`, `topic '${missing.topic}' does not exist on ${brokers}`, missing.functionKey));
+        this.#fail(
+          new InvalidKafkaEventError(`${missing.path}.topic`, `topic '${missing.topic}' does not exist on ${brokers}`, missing.functionKey),
+        );
       }
     }
   }
@@ -136,7 +139,10 @@ export default class OfflineKafkaPlugin {
         kafkaByBrokers.set(key, kafka);
       }
       const mapping = new EventSourceMapping({
-        spec, kafka, logger: log, consume: config.consume,
+        spec,
+        kafka,
+        logger: log,
+        consume: config.consume,
         invoke: (functionKey, event) => runner.invoke(functionKey, event),
       });
       this.#mappings.push(mapping);
@@ -159,23 +165,29 @@ export default class OfflineKafkaPlugin {
   async #stopAll(): Promise<void> {
     if (this.#mappings.length === 0) return;
     log.info('stopping event source mappings', { mappings: this.#mappings.map((mapping) => mapping.spec.id) });
-    const stopping = Promise.all(this.#mappings.map(async (mapping) => {
-      const summaries = await mapping.stop();
-      log.info('event source mapping stopped', {
-        mapping: mapping.spec.id,
-        groupId: mapping.spec.groupId,
-        recordsProcessed: summaries.reduce((sum, summary) => sum + summary.recordsProcessed, 0),
-        batches: summaries.reduce((sum, summary) => sum + summary.batches, 0),
-        retries: summaries.reduce((sum, summary) => sum + summary.retries, 0),
-        deadLettered: summaries.reduce((sum, summary) => sum + summary.deadLettered, 0),
-      });
-    }));
+    const stopping = Promise.all(
+      this.#mappings.map(async (mapping) => {
+        const summaries = await mapping.stop();
+        log.info('event source mapping stopped', {
+          mapping: mapping.spec.id,
+          groupId: mapping.spec.groupId,
+          recordsProcessed: summaries.reduce((sum, summary) => sum + summary.recordsProcessed, 0),
+          batches: summaries.reduce((sum, summary) => sum + summary.batches, 0),
+          retries: summaries.reduce((sum, summary) => sum + summary.retries, 0),
+          deadLettered: summaries.reduce((sum, summary) => sum + summary.deadLettered, 0),
+        });
+      }),
+    );
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS); });
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS);
+    });
     const outcome = await Promise.race([stopping.then(() => 'stopped' as const), timeout]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      log.warn('event source mappings did not stop in time; the broker drops their members after the session timeout', { timeoutMs: STOP_TIMEOUT_MS });
+      log.warn('event source mappings did not stop in time; the broker drops their members after the session timeout', {
+        timeoutMs: STOP_TIMEOUT_MS,
+      });
     }
     await this.#runner?.cleanup().catch((error: unknown) => log.warn('lambda runner cleanup failed', { error: errorMessage(error) }));
   }
@@ -193,4 +205,3 @@ export default class OfflineKafkaPlugin {
     process.once('SIGTERM', onSignal);
   }
 }
-
