@@ -121,7 +121,8 @@ async function benchJava(topic: string): Promise<{ total: number; fetching: numb
     '--timeout',
     '60000',
   ]);
-  // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+  // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms,
+  // fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
   const line = output
     .trim()
     .split('\n')

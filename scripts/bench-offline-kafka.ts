@@ -9,8 +9,9 @@
  *   4. the plugin with 3 members per mapping (one per partition: 3 invocations in flight, as AWS allows);
  * each as a drain rate (from its group join until the broker shows every offset committed: includes the
  * first fetch and, offline, the worker's cold start) and a steady rate (records after the first invocation
- * over the time from its end to the end of the last); batch size 100 (Lambda's default), window 0. Then produce→function latency with window 0: one record at a time, `sentAt` in the
- * value, the function logs how long it took (both paths).
+ * over the time from its end to the end of the last); batch size 100 (Lambda's default), window 0. Then
+ * produce→function latency with window 0: one record at a time, `sentAt` in the value, the function logs
+ * how long it took (both paths).
  *
  * Options: --records N (100000) --batch-size N (100) --latency-samples N (100). KAFKA_BROKERS else localhost:9092.
  */
@@ -245,7 +246,7 @@ async function benchOffline(
   );
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
-    waiters.forEach((wake) => wake());
+    for (const wake of waiters) wake();
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
@@ -294,7 +295,9 @@ async function benchOffline(
     };
     const coldStart = durations[0];
     console.log(
-      `  (${extraArgs.join(' ') || 'worker threads'}, ${members} member(s): ${durations.length} invocations, first ${coldStart} ms (worker start, handler load), then runner round trip p50 ${percentile(durations.slice(1), 50)} ms, p90 ${percentile(durations.slice(1), 90)} ms)`,
+      `  (${extraArgs.join(' ') || 'worker threads'}, ${members} member(s): ${durations.length} invocations, ` +
+        `first ${coldStart} ms (worker start, handler load), ` +
+        `then runner round trip p50 ${percentile(durations.slice(1), 50)} ms, p90 ${percentile(durations.slice(1), 90)} ms)`,
     );
 
     await waitFor(
@@ -361,7 +364,8 @@ async function main() {
     const threeMembers = await benchOffline(threeMembersTopic, threeMembersLatencyTopic, [], 3);
     const row = (label: string, rates: Rates) =>
       console.log(
-        `${label.padEnd(48)} ${rates.drain.toFixed(0).padStart(8)} ${(rates.drain / member.drain).toFixed(2).padStart(6)}× ${rates.steady.toFixed(0).padStart(10)} ${(rates.steady / member.steady).toFixed(2).padStart(6)}×`,
+        `${label.padEnd(48)} ${rates.drain.toFixed(0).padStart(8)} ${(rates.drain / member.drain).toFixed(2).padStart(6)}× ` +
+          `${rates.steady.toFixed(0).padStart(10)} ${(rates.steady / member.steady).toFixed(2).padStart(6)}×`,
       );
     console.log(`${''.padEnd(48)} ${'drain/s'.padStart(8)} ${'ratio'.padStart(7)} ${'steady/s'.padStart(10)} ${'ratio'.padStart(7)}`);
     row('consume member, in process, no-op invoke', member);

@@ -43,9 +43,8 @@ interface Options {
 class UsageError extends Error {}
 
 function parseOptions(argv: string[], defaultGroupId: string): Options | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const parse = () =>
+    parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
@@ -59,7 +58,10 @@ function parseOptions(argv: string[], defaultGroupId: string): Options | 'help' 
         interval: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
+    });
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    ({ values } = parse());
   } catch (error) {
     throw new UsageError(errorMessage(error));
   }
@@ -163,7 +165,8 @@ async function runWatch(admin: Admin, coordinators: CoordinatorFinder, options: 
       if (!(known instanceof GroupNotFoundError)) await admin.connect().catch(() => undefined);
     }
     if (stopping) break;
-    const heading = `Every ${options.intervalMs} ms: group '${options.groupId}'${options.topic === undefined ? '' : `, topic '${options.topic}'`}`;
+    const topicPart = options.topic === undefined ? '' : `, topic '${options.topic}'`;
+    const heading = `Every ${options.intervalMs} ms: group '${options.groupId}'${topicPart}`;
     if (tty) {
       const recent = moves.slice(-MOVES_SHOWN);
       const history = recent.length === 0 ? '' : `\nOwner changes:\n${recent.join('\n')}\n`;

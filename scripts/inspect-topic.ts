@@ -20,14 +20,16 @@ const USAGE = `usage: npm run inspect-topic -- [<topic>] [--json]
 async function main(argv: string[]): Promise<number> {
   const config = commandConfig();
   if (typeof config === 'number') return config;
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parse = () =>
+    parseArgs({
       args: argv,
       strict: true,
       allowPositionals: true,
       options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
   } catch (error) {
     process.stderr.write(`Error: ${errorMessage(error)}\n${USAGE}\n`);
     return USAGE_EXIT;

@@ -56,37 +56,43 @@ describe('consume: delivery as Lambda', () => {
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(20);
   });
 
-  it('a handler that always throws stops the member with a clear error after the configured attempts and commits nothing (the default policy)', async () => {
-    // Prepare
-    const topic = await createTopic(uniqueName('consume-stop'), 1);
-    const groupId = uniqueName('group-stop');
-    await produceKeyed(topic, 5, 5);
+  it(
+    'a handler that always throws stops the member with a clear error after the ' +
+      'configured attempts and commits nothing (the default policy)',
+    async () => {
+      // Prepare
+      const topic = await createTopic(uniqueName('consume-stop'), 1);
+      const groupId = uniqueName('group-stop');
+      await produceKeyed(topic, 5, 5);
 
-    // Act
-    const member = consume(topic, groupId, ['--duration', '60'], {
-      TEST_HANDLER_MODE: 'fail-always',
-      CONSUME_MAX_ATTEMPTS: '3',
-      CONSUME_RETRY_BACKOFF_MS: '100',
-    });
-    const exit = await member.process.exited;
+      // Act
+      const member = consume(topic, groupId, ['--duration', '60'], {
+        TEST_HANDLER_MODE: 'fail-always',
+        CONSUME_MAX_ATTEMPTS: '3',
+        CONSUME_RETRY_BACKOFF_MS: '100',
+      });
+      const exit = await member.process.exited;
 
-    // Assess
-    expect(exit).toBe(1);
-    expect(attempts(member)).toEqual([
-      ['0@0', '0@1', '0@2', '0@3', '0@4'],
-      ['0@0', '0@1', '0@2', '0@3', '0@4'],
-      ['0@0', '0@1', '0@2', '0@3', '0@4'],
-    ]);
-    expect(member.process.stdout()).toContain(`summary: member`);
-    expect(summaryOf(member)).toMatchObject({
-      recordsProcessed: 0,
-      retries: 2,
-      stoppedBecause: 'failed',
-      error: `the handler failed 3 times for ${topic}-0 offsets 0..4 (CONSUME_ON_FAILURE=stop); last error: injected failure (fail-always)`,
-    });
-    expect(processed(member)).toHaveLength(0);
-    expect((await committedOffsets(groupId, topic)).get(0)).toBe(-1);
-  });
+      // Assess
+      expect(exit).toBe(1);
+      expect(attempts(member)).toEqual([
+        ['0@0', '0@1', '0@2', '0@3', '0@4'],
+        ['0@0', '0@1', '0@2', '0@3', '0@4'],
+        ['0@0', '0@1', '0@2', '0@3', '0@4'],
+      ]);
+      expect(member.process.stdout()).toContain(`summary: member`);
+      expect(summaryOf(member)).toMatchObject({
+        recordsProcessed: 0,
+        retries: 2,
+        stoppedBecause: 'failed',
+        error:
+          `the handler failed 3 times for ${topic}-0 offsets 0..4 (CONSUME_ON_FAILURE=stop); ` +
+          'last error: injected failure (fail-always)',
+      });
+      expect(processed(member)).toHaveLength(0);
+      expect((await committedOffsets(groupId, topic)).get(0)).toBe(-1);
+    },
+  );
 
   it('Ctrl-C during a retry backoff stops the member at once, leaving the failing batch uncommitted for the next owner', async () => {
     // Prepare: the handler always fails and the next attempt would come only after 60 s.
@@ -106,44 +112,51 @@ describe('consume: delivery as Lambda', () => {
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(-1);
   });
 
-  it('with the dead-letter policy, records whose batch failed every attempt go to the dead-letter topic with their key, value and headers, and are committed', async () => {
-    // Prepare
-    const topic = await createTopic(uniqueName('consume-dlq'), 1);
-    const groupId = uniqueName('group-dlq');
-    const deadLetterTopic = `${topic}.dlq`;
-    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    await producer.send({ topic, messages: [1, 2, 3].map((n) => ({ key: `key-${n}`, value: `value-${n}`, headers: { origin: 'test' } })) });
-    await producer.disconnect();
+  it(
+    'with the dead-letter policy, records whose batch failed every attempt go to the ' +
+      'dead-letter topic with their key, value and headers, and are committed',
+    async () => {
+      // Prepare
+      const topic = await createTopic(uniqueName('consume-dlq'), 1);
+      const groupId = uniqueName('group-dlq');
+      const deadLetterTopic = `${topic}.dlq`;
+      const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      await producer.send({
+        topic,
+        messages: [1, 2, 3].map((n) => ({ key: `key-${n}`, value: `value-${n}`, headers: { origin: 'test' } })),
+      });
+      await producer.disconnect();
 
-    // Act
-    const member = consume(topic, groupId, ['--max-records', '3'], {
-      TEST_HANDLER_MODE: 'fail-always',
-      CONSUME_MAX_ATTEMPTS: '2',
-      CONSUME_RETRY_BACKOFF_MS: '100',
-      CONSUME_ON_FAILURE: 'dead-letter',
-    });
-    const exit = await member.process.exited;
+      // Act
+      const member = consume(topic, groupId, ['--max-records', '3'], {
+        TEST_HANDLER_MODE: 'fail-always',
+        CONSUME_MAX_ATTEMPTS: '2',
+        CONSUME_RETRY_BACKOFF_MS: '100',
+        CONSUME_ON_FAILURE: 'dead-letter',
+      });
+      const exit = await member.process.exited;
 
-    // Assess
-    expect(exit, member.process.output()).toBe(0);
-    expect(attempts(member)).toHaveLength(2);
-    expect(summaryOf(member)).toMatchObject({ recordsProcessed: 0, deadLettered: 3, stoppedBecause: 'maxRecords' });
-    const dead = await readRecords(deadLetterTopic, 3);
-    expect(dead.map(({ key, value }) => [key, value])).toEqual([
-      ['key-1', 'value-1'],
-      ['key-2', 'value-2'],
-      ['key-3', 'value-3'],
-    ]);
-    expect(dead[0]?.headers).toMatchObject({
-      origin: 'test',
-      'x-dead-letter-source': `${topic}-0@0`,
-      'x-dead-letter-error': 'injected failure (fail-always)',
-      'x-dead-letter-attempts': '2',
-      'x-dead-letter-group': groupId,
-    });
-    expect((await committedOffsets(groupId, topic)).get(0)).toBe(3);
-  });
+      // Assess
+      expect(exit, member.process.output()).toBe(0);
+      expect(attempts(member)).toHaveLength(2);
+      expect(summaryOf(member)).toMatchObject({ recordsProcessed: 0, deadLettered: 3, stoppedBecause: 'maxRecords' });
+      const dead = await readRecords(deadLetterTopic, 3);
+      expect(dead.map(({ key, value }) => [key, value])).toEqual([
+        ['key-1', 'value-1'],
+        ['key-2', 'value-2'],
+        ['key-3', 'value-3'],
+      ]);
+      expect(dead[0]?.headers).toMatchObject({
+        origin: 'test',
+        'x-dead-letter-source': `${topic}-0@0`,
+        'x-dead-letter-error': 'injected failure (fail-always)',
+        'x-dead-letter-attempts': '2',
+        'x-dead-letter-group': groupId,
+      });
+      expect((await committedOffsets(groupId, topic)).get(0)).toBe(3);
+    },
+  );
 
   it('the batch handed to the handler has every field of a real Lambda MSK event, with the same values for the same record', async () => {
     // Prepare: the fixture's record, produced for real (the sample's key is not canonical base64: compare its bytes).

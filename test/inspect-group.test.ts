@@ -112,42 +112,46 @@ describe('inspect-group on a group with two members and committed offsets', () =
     await Promise.allSettled(members.map((member) => member.consumer.disconnect()));
   });
 
-  it('prints the table kafka-consumer-groups --describe prints, then a summary line, and --json has the same numbers partition by partition', async () => {
-    const [table, json, kafka] = await describeThreeWays(groupId);
-    expect(kafka.code, kafka.stderr).toBe(0);
-    expect(table.code, table.stderr).toBe(0);
-    expect(json.code, json.stderr).toBe(0);
+  it(
+    'prints the table kafka-consumer-groups --describe prints, then a summary ' +
+      'line, and --json has the same numbers partition by partition',
+    async () => {
+      const [table, json, kafka] = await describeThreeWays(groupId);
+      expect(kafka.code, kafka.stderr).toBe(0);
+      expect(table.code, table.stderr).toBe(0);
+      expect(json.code, json.stderr).toBe(0);
 
-    // Same header, same rows in the same order, same column widths.
-    expect(table.stdout).toBe(
-      `${kafka.stdout}\nGroup '${groupId}': state Stable, 2 members, assignment strategy RoundRobinAssigner, total lag 5\n`,
-    );
+      // Same header, same rows in the same order, same column widths.
+      expect(table.stdout).toBe(
+        `${kafka.stdout}\nGroup '${groupId}': state Stable, 2 members, assignment strategy RoundRobinAssigner, total lag 5\n`,
+      );
 
-    const document = JSON.parse(json.stdout) as ConsumerGroupDocument;
-    const rows = kafkaRows(kafka.stdout);
-    expect(rows).toHaveLength(4);
-    expectSameNumbers(document, rows);
+      const document = JSON.parse(json.stdout) as ConsumerGroupDocument;
+      const rows = kafkaRows(kafka.stdout);
+      expect(rows).toHaveLength(4);
+      expectSameNumbers(document, rows);
 
-    // And the numbers are the broker's: committed 5/7/4/none, log end 7/10/4/1.
-    const byPartition = new Map(document.partitions.map((row) => [row.partition, row]));
-    expect([0, 1, 2, 3].map((partition) => byPartition.get(partition)?.currentOffset)).toEqual(['5', '7', '4', null]);
-    expect([0, 1, 2, 3].map((partition) => byPartition.get(partition)?.logEndOffset)).toEqual(['7', '10', '4', '1']);
-    expect([0, 1, 2, 3].map((partition) => byPartition.get(partition)?.lag)).toEqual(['2', '3', '0', null]);
-    expect(document.totalLag).toBe('5');
-    expect(document.state).toBe('Stable');
-    expect(document.protocol).toBe('RoundRobinAssigner');
-    expect(document.groupId).toBe(groupId);
+      // And the numbers are the broker's: committed 5/7/4/none, log end 7/10/4/1.
+      const byPartition = new Map(document.partitions.map((row) => [row.partition, row]));
+      expect([0, 1, 2, 3].map((partition) => byPartition.get(partition)?.currentOffset)).toEqual(['5', '7', '4', null]);
+      expect([0, 1, 2, 3].map((partition) => byPartition.get(partition)?.logEndOffset)).toEqual(['7', '10', '4', '1']);
+      expect([0, 1, 2, 3].map((partition) => byPartition.get(partition)?.lag)).toEqual(['2', '3', '0', null]);
+      expect(document.totalLag).toBe('5');
+      expect(document.state).toBe('Stable');
+      expect(document.protocol).toBe('RoundRobinAssigner');
+      expect(document.groupId).toBe(groupId);
 
-    const owners = ownership(await describeGroupNow(groupId), topic);
-    expect(new Set(document.members.map((member) => member.memberId))).toEqual(new Set(members.map((member) => member.memberId())));
-    for (const member of document.members) {
-      expect(member.clientId).toBe(MEMBER_CLIENT_ID);
-      expect(member.host).toMatch(/^\/\d+\.\d+\.\d+\.\d+$/);
-      expect(member.assignment).toEqual({ [topic]: owners.get(member.memberId) });
-    }
-    const [host, port] = (brokers[0] ?? '').split(':');
-    expect(document.coordinator).toEqual({ nodeId: expect.any(Number), host, port: Number(port) });
-  });
+      const owners = ownership(await describeGroupNow(groupId), topic);
+      expect(new Set(document.members.map((member) => member.memberId))).toEqual(new Set(members.map((member) => member.memberId())));
+      for (const member of document.members) {
+        expect(member.clientId).toBe(MEMBER_CLIENT_ID);
+        expect(member.host).toMatch(/^\/\d+\.\d+\.\d+\.\d+$/);
+        expect(member.assignment).toEqual({ [topic]: owners.get(member.memberId) });
+      }
+      const [host, port] = (brokers[0] ?? '').split(':');
+      expect(document.coordinator).toEqual({ nodeId: expect.any(Number), host, port: Number(port) });
+    },
+  );
 
   it('prints with --members and --state what kafka-consumer-groups prints with --members --verbose and --state', async () => {
     const [members, state, kafkaMembers, kafkaState] = await Promise.all([
@@ -217,39 +221,51 @@ describe('inspect-group on a group with two members and committed offsets', () =
 });
 
 describe('inspect-group --watch', () => {
-  it('prints a line with the time when a member leaves and its partitions move to the member that stays, and exits 0 on Ctrl-C', async () => {
-    const topic = await createTopic(uniqueName('inspect-watch'), 3);
-    const groupId = uniqueName('inspect-watch-group');
-    const staying = await startMember(groupId, topic);
-    await waitForStableGroup(groupId, topic, 1, 3);
-    const leaving = await startMember(groupId, topic);
-    const group = await waitForStableGroup(groupId, topic, 2, 3);
-    const stayingId = staying.memberId() ?? '';
-    const leavingId = leaving.memberId() ?? '';
-    const moved = ownership(group, topic).get(leavingId) ?? [];
-    expect(moved.length).toBeGreaterThan(0);
+  it(
+    'prints a line with the time when a member leaves and its partitions ' + 'move to the member that stays, and exits 0 on Ctrl-C',
+    async () => {
+      const topic = await createTopic(uniqueName('inspect-watch'), 3);
+      const groupId = uniqueName('inspect-watch-group');
+      const staying = await startMember(groupId, topic);
+      await waitForStableGroup(groupId, topic, 1, 3);
+      const leaving = await startMember(groupId, topic);
+      const group = await waitForStableGroup(groupId, topic, 2, 3);
+      const stayingId = staying.memberId() ?? '';
+      const leavingId = leaving.memberId() ?? '';
+      const moved = ownership(group, topic).get(leavingId) ?? [];
+      expect(moved.length).toBeGreaterThan(0);
 
-    // The command `npm run inspect-group` runs, started directly: on Ctrl-C npm itself always ends by the signal
-    // (the shell sees 130), so only the command's own exit code says whether it stopped cleanly.
-    const watch = startProcess('node', ['--import', 'tsx', 'scripts/inspect-group.ts', '--group', groupId, '--watch', '--interval', '200']);
-    try {
-      await watch.waitForOutput(new RegExp(`${leavingId}[\\s\\S]*Group '${groupId}': state Stable, 2 members`), 30_000);
-      await leaving.consumer.disconnect();
-      for (const partition of moved) {
-        await watch.waitForOutput(
-          new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${topic}-${partition}: ${leavingId} → `, 'm'),
-          30_000,
-        );
-        await watch.waitForOutput(new RegExp(`^\\S+ ${topic}-${partition}: (?:-|${leavingId}) → ${stayingId}$`, 'm'), 30_000);
+      // The command `npm run inspect-group` runs, started directly: on Ctrl-C npm itself always ends by the signal
+      // (the shell sees 130), so only the command's own exit code says whether it stopped cleanly.
+      const watch = startProcess('node', [
+        '--import',
+        'tsx',
+        'scripts/inspect-group.ts',
+        '--group',
+        groupId,
+        '--watch',
+        '--interval',
+        '200',
+      ]);
+      try {
+        await watch.waitForOutput(new RegExp(`${leavingId}[\\s\\S]*Group '${groupId}': state Stable, 2 members`), 30_000);
+        await leaving.consumer.disconnect();
+        for (const partition of moved) {
+          await watch.waitForOutput(
+            new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${topic}-${partition}: ${leavingId} → `, 'm'),
+            30_000,
+          );
+          await watch.waitForOutput(new RegExp(`^\\S+ ${topic}-${partition}: (?:-|${leavingId}) → ${stayingId}$`, 'm'), 30_000);
+        }
+        await watch.waitForOutput(new RegExp(`Group '${groupId}': state Stable, 1 member,`), 30_000);
+      } finally {
+        const code = await watch.stop('SIGINT', 10_000);
+        await staying.consumer.disconnect();
+        expect(code, watch.output().slice(-2000)).toBe(0);
       }
-      await watch.waitForOutput(new RegExp(`Group '${groupId}': state Stable, 1 member,`), 30_000);
-    } finally {
-      const code = await watch.stop('SIGINT', 10_000);
-      await staying.consumer.disconnect();
-      expect(code, watch.output().slice(-2000)).toBe(0);
-    }
-    expect(watch.output()).not.toMatch(/Error|\n\s+at /);
-  });
+      expect(watch.output()).not.toMatch(/Error|\n\s+at /);
+    },
+  );
 });
 
 describe('inspect-group errors', () => {

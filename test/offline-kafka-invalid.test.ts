@@ -82,7 +82,8 @@ describe('offline start with an invalid Kafka event', () => {
 
   it('stops on batchSize 0 when the schema check only warns (the plugin checks it too)', async () => {
     expect(await failure('batchSize')).toContain(
-      "invalid Kafka event for function 'invalid': functions.invalid.events[0].msk.batchSize: expected a whole number from 1 to 10000, got 0",
+      "invalid Kafka event for function 'invalid': " +
+        'functions.invalid.events[0].msk.batchSize: expected a whole number from 1 to 10000, got 0',
     );
   });
 

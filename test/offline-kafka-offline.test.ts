@@ -222,44 +222,47 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
     expect(records.map((record) => record.value).sort()).toEqual(['one', 'two']);
   });
 
-  it('delivers records produced over HTTP to an msk-triggered function exactly once, in the event AWS sends, and commits them', async () => {
-    const messages = Array.from({ length: 30 }, (_, index) => ({
-      key: `key-${index % 6}`,
-      value: { n: index },
-      headers: { source: 'test' },
-    }));
-    await produceOverHttp(topics.recorder, messages.slice(0, 15));
-    await produceOverHttp(topics.recorder, messages.slice(15));
-    await waitForCommitted(recorderGroup, topics.recorder);
-    const delivered = receivedRecords(stateDir, topics.recorder);
-    const expected = await readRecords(topics.recorder, 30);
+  it(
+    'delivers records produced over HTTP to an msk-triggered function ' + 'exactly once, in the event AWS sends, and commits them',
+    async () => {
+      const messages = Array.from({ length: 30 }, (_, index) => ({
+        key: `key-${index % 6}`,
+        value: { n: index },
+        headers: { source: 'test' },
+      }));
+      await produceOverHttp(topics.recorder, messages.slice(0, 15));
+      await produceOverHttp(topics.recorder, messages.slice(15));
+      await waitForCommitted(recorderGroup, topics.recorder);
+      const delivered = receivedRecords(stateDir, topics.recorder);
+      const expected = await readRecords(topics.recorder, 30);
 
-    expect(recordIds(delivered)).toEqual(recordIds(expected));
-    expect(new Set(recordIds(delivered)).size).toBe(30);
-    for (const record of delivered) {
-      const read = expected.find(({ partition, offset }) => partition === record.partition && Number(offset) === record.offset);
-      expect(record).toMatchObject({
-        function: 'recorder',
-        eventSource: 'aws:kafka',
-        eventSourceArn: ARN,
-        bootstrapServers: testBrokers().join(','),
-        recordsKey: `${topics.recorder}-${record.partition}`,
-        key: read?.key,
-        value: read?.value,
-      });
-      expect(record.headers).toEqual([{ source: [...Buffer.from('test')] }]);
-    }
-    // In offset order per partition.
-    for (const partition of [0, 1, 2]) {
-      const offsets = delivered.filter((record) => record.partition === partition).map((record) => record.offset);
-      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
-    }
-    const calls = invocations(offline.process.output(), 'recorder');
-    expect(calls.every((call) => call.outcome === 'success' && Number(call.records) <= 10)).toBe(true);
-    expect(calls.reduce((sum, call) => sum + Number(call.records), 0)).toBe(30);
-    expect(calls[0]).toHaveProperty('firstOffset');
-    expect(calls[0]).toHaveProperty('durationMs');
-  });
+      expect(recordIds(delivered)).toEqual(recordIds(expected));
+      expect(new Set(recordIds(delivered)).size).toBe(30);
+      for (const record of delivered) {
+        const read = expected.find(({ partition, offset }) => partition === record.partition && Number(offset) === record.offset);
+        expect(record).toMatchObject({
+          function: 'recorder',
+          eventSource: 'aws:kafka',
+          eventSourceArn: ARN,
+          bootstrapServers: testBrokers().join(','),
+          recordsKey: `${topics.recorder}-${record.partition}`,
+          key: read?.key,
+          value: read?.value,
+        });
+        expect(record.headers).toEqual([{ source: [...Buffer.from('test')] }]);
+      }
+      // In offset order per partition.
+      for (const partition of [0, 1, 2]) {
+        const offsets = delivered.filter((record) => record.partition === partition).map((record) => record.offset);
+        expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+      }
+      const calls = invocations(offline.process.output(), 'recorder');
+      expect(calls.every((call) => call.outcome === 'success' && Number(call.records) <= 10)).toBe(true);
+      expect(calls.reduce((sum, call) => sum + Number(call.records), 0)).toBe(30);
+      expect(calls[0]).toHaveProperty('firstOffset');
+      expect(calls[0]).toHaveProperty('durationMs');
+    },
+  );
 
   it('gives a batch whose function threw to the function again, then commits it', async () => {
     await produceOverHttp(topics.throwsOnce, [

@@ -14,33 +14,37 @@ import { jsonLines, waitFor } from './support/offline-kafka';
 const NO_AWS_CREDENTIALS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '' };
 
 describe('the shipped Kafka-triggered function', () => {
-  it('packages with no AWS credentials into an AWS::Lambda::EventSourceMapping with topic, batch size, window, starting position and group', async () => {
-    const workFolder = join('.esbuild', uniqueName('package'));
-    const child = startProcess('npx', ['serverless', 'package'], {
-      FORCE_COLOR: '0',
-      ESBUILD_WORK_FOLDER: workFolder,
-      ...NO_AWS_CREDENTIALS,
-    });
-    try {
-      expect(await child.exited, child.output()).toBe(0);
-    } finally {
-      rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
-    }
-    const template = JSON.parse(readFileSync(join(REPO_ROOT, '.serverless', 'cloudformation-template-update-stack.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
-    };
-    const mappings = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(1);
-    expect(mappings[0]?.Properties).toEqual({
-      EventSourceArn: expect.stringMatching(/^arn:aws:kafka:/),
-      FunctionName: { 'Fn::GetAtt': ['RecordHandlerLambdaFunction', 'Arn'] },
-      Topics: ['payment-done'],
-      BatchSize: 100,
-      MaximumBatchingWindowInSeconds: 1,
-      StartingPosition: 'TRIM_HORIZON',
-      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'payment-done-record-handler' },
-    });
-  });
+  it(
+    'packages with no AWS credentials into an AWS::Lambda::EventSourceMapping ' +
+      'with topic, batch size, window, starting position and group',
+    async () => {
+      const workFolder = join('.esbuild', uniqueName('package'));
+      const child = startProcess('npx', ['serverless', 'package'], {
+        FORCE_COLOR: '0',
+        ESBUILD_WORK_FOLDER: workFolder,
+        ...NO_AWS_CREDENTIALS,
+      });
+      try {
+        expect(await child.exited, child.output()).toBe(0);
+      } finally {
+        rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
+      }
+      const template = JSON.parse(readFileSync(join(REPO_ROOT, '.serverless', 'cloudformation-template-update-stack.json'), 'utf8')) as {
+        Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      };
+      const mappings = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::EventSourceMapping');
+      expect(mappings).toHaveLength(1);
+      expect(mappings[0]?.Properties).toEqual({
+        EventSourceArn: expect.stringMatching(/^arn:aws:kafka:/),
+        FunctionName: { 'Fn::GetAtt': ['RecordHandlerLambdaFunction', 'Arn'] },
+        Topics: ['payment-done'],
+        BatchSize: 100,
+        MaximumBatchingWindowInSeconds: 1,
+        StartingPosition: 'TRIM_HORIZON',
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'payment-done-record-handler' },
+      });
+    },
+  );
 
   describe('under npm start', () => {
     const topic = uniqueName('ok-shipped');

@@ -163,5 +163,11 @@ export function describeSummary(summary: GroupMemberSummary): string {
     summary.deadLettered > 0 ? `${summary.deadLettered} dead-lettered` : '',
     summary.filtered > 0 ? `${summary.filtered} filtered` : '',
   ].filter((part) => part !== '');
-  return `member ${summary.memberId ?? '(never joined)'} of group ${summary.groupId} processed ${summary.recordsProcessed} records of ${summary.topic} in ${summary.batches} batches (${held}${extra.length > 0 ? `; ${extra.join(', ')}` : ''}); stopped: ${summary.stoppedBecause}${summary.error === undefined ? '' : ` — ${summary.error}`}`;
+  const member = summary.memberId ?? '(never joined)';
+  const details = `${held}${extra.length > 0 ? `; ${extra.join(', ')}` : ''}`;
+  const error = summary.error === undefined ? '' : ` — ${summary.error}`;
+  return (
+    `member ${member} of group ${summary.groupId} processed ${summary.recordsProcessed} records of ${summary.topic} ` +
+    `in ${summary.batches} batches (${details}); stopped: ${summary.stoppedBecause}${error}`
+  );
 }

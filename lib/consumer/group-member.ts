@@ -622,7 +622,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   const started = start();
   started.catch((error: unknown) => {
     const missingTopic = typeof error === 'object' && error !== null && 'type' in error && error.type === 'UNKNOWN_TOPIC_OR_PARTITION';
-    failure = `could not start the member of ${groupId} on ${topic}: ${missingTopic ? `topic '${topic}' does not exist` : errorMessage(error)}`;
+    const reason = missingTopic ? `topic '${topic}' does not exist` : errorMessage(error);
+    failure = `could not start the member of ${groupId} on ${topic}: ${reason}`;
     logger.error('member failed', { groupId, topic, error: failure });
     rejectJoined(error);
     void requestStop('failed');

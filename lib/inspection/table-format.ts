@@ -111,7 +111,9 @@ export function formatMembersTable(document: ConsumerGroupDocument): string {
   );
   // Kafka prints "%-15s " for #PARTITIONS, so every line has a space before ASSIGNMENT.
   const line = (group: string, consumer: string, host: string, client: string, count: string, assignment: string) =>
-    `${pad(group, groupWidth)} ${pad(consumer, consumerWidth)} ${pad(host, hostWidth)} ${pad(client, clientWidth)} ${pad(count, 15)} ${assignment}`;
+    [pad(group, groupWidth), pad(consumer, consumerWidth), pad(host, hostWidth), pad(client, clientWidth), pad(count, 15), assignment].join(
+      ' ',
+    );
   const header = line('GROUP', 'CONSUMER-ID', 'HOST', 'CLIENT-ID', '#PARTITIONS', 'ASSIGNMENT');
   const body = members.map((member) => {
     const count = Object.values(member.assignment).reduce((sum, partitions) => sum + partitions.length, 0);

@@ -123,7 +123,8 @@ function planPartitions(topic: string, records: ProduceRecord[], info: TopicInfo
     const where = records.length === 1 ? 'record' : `messages[${index}]`;
     if (record.partition !== undefined && record.partition >= info.numPartitions) {
       throw new ValidationError(
-        `${where}.partition ${record.partition} does not exist: topic '${topic}' has ${info.numPartitions} partition(s), 0 to ${info.numPartitions - 1}`,
+        `${where}.partition ${record.partition} does not exist: ` +
+          `topic '${topic}' has ${info.numPartitions} partition(s), 0 to ${info.numPartitions - 1}`,
         `${where}.partition`,
       );
     }

@@ -71,8 +71,8 @@ function ensureBuilt() {
   try {
     return build();
   } catch (error) {
-    if (error && error.code === 'MODULE_NOT_FOUND' && mtime(outFile) !== undefined) return outFile;
-    throw new Error(`offline-kafka: could not build ${path.relative(root, outFile)} (${error && error.message})`);
+    if (error?.code === 'MODULE_NOT_FOUND' && mtime(outFile) !== undefined) return outFile;
+    throw new Error(`offline-kafka: could not build ${path.relative(root, outFile)} (${error?.message})`);
   }
 }
 

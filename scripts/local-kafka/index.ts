@@ -106,7 +106,8 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     say(`mode: Docker (docker compose, image apache/kafka:${KAFKA_VERSION}, port ${port})`);
     if (!(await dockerComposeAvailable())) {
       throw new Error(
-        'KAFKA_MODE=docker needs a Docker engine with the compose plugin (`docker compose version` failed); unset KAFKA_MODE to use the JVM instead',
+        'KAFKA_MODE=docker needs a Docker engine with the compose plugin (`docker compose version` failed); ' +
+          'unset KAFKA_MODE to use the JVM instead',
       );
     }
     if (await dockerBrokerRunning(port)) {
@@ -131,7 +132,8 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
       if (await loopbackPortTaken(port)) throw portTakenError(port);
       if (await loopbackPortTaken(options.controllerPort)) {
         throw new Error(
-          `port ${options.controllerPort} (the KRaft controller port) is in use by another program; set KAFKA_CONTROLLER_PORT to a free port`,
+          `port ${options.controllerPort} (the KRaft controller port) is in use by another program; ` +
+            'set KAFKA_CONTROLLER_PORT to a free port',
         );
       }
       const started = await startJvmBroker(port, options.controllerPort, say);

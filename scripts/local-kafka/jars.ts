@@ -35,7 +35,8 @@ export async function ensureJars(say: (line: string) => void = console.log): Pro
   }
   writeFileSync(MARKER, new Date().toISOString());
   say(
-    `fetched ${readdirSync(JARS_DIR).filter((name) => name.endsWith('.jar')).length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `fetched ${readdirSync(JARS_DIR).filter((name) => name.endsWith('.jar')).length} jars ` +
+      `in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 }
 

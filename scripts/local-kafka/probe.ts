@@ -60,7 +60,8 @@ export async function waitUntilServing(
     const answer = await probeBroker(brokers);
     if (answer.ok) {
       options.say(
-        `Kafka serves at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'}, ready after ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        `Kafka serves at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'}, ` +
+          `ready after ${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
       return;
     }

@@ -30,7 +30,9 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
   let stdout = '';
   let stderr = '';
   const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((listener) => listener());
+  const notify = () => {
+    for (const listener of listeners) listener();
+  };
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
     notify();

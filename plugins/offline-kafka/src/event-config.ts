@@ -127,7 +127,9 @@ export function readPluginSettings(custom: Record<string, unknown> | undefined):
 
   const brokers = new Map<string, string[]>();
   if (settings.brokers !== undefined && settings.brokers !== null) {
-    if (!isRecord(settings.brokers)) throw new InvalidKafkaEventError(`${base}.brokers`, 'expected a map of event source → host:port list');
+    if (!isRecord(settings.brokers)) {
+      throw new InvalidKafkaEventError(`${base}.brokers`, 'expected a map of event source → host:port list');
+    }
     for (const [source, list] of Object.entries(settings.brokers)) {
       brokers.set(source, readBrokerList(list, `${base}.brokers.${source}`));
     }

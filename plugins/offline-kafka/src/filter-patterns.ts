@@ -140,21 +140,16 @@ function compileNode(pattern: Json, path: string): Node {
   return { kind: 'object', fields, or };
 }
 
+const NUMERIC_COMPARISONS: Record<NumericOp, (actual: number, value: number) => boolean> = {
+  '=': (actual, value) => actual === value,
+  '<': (actual, value) => actual < value,
+  '<=': (actual, value) => actual <= value,
+  '>': (actual, value) => actual > value,
+  '>=': (actual, value) => actual >= value,
+};
+
 function numericMatches(comparisons: { op: NumericOp; value: number }[], actual: number): boolean {
-  return comparisons.every(({ op, value }) => {
-    switch (op) {
-      case '=':
-        return actual === value;
-      case '<':
-        return actual < value;
-      case '<=':
-        return actual <= value;
-      case '>':
-        return actual > value;
-      case '>=':
-        return actual >= value;
-    }
-  });
+  return comparisons.every(({ op, value }) => NUMERIC_COMPARISONS[op](actual, value));
 }
 
 /** One rule against one present, non-array value. */
@@ -195,7 +190,7 @@ function nodeMatches(node: Node, present: boolean, actual: Json | undefined): bo
   if (node.kind === 'rules') return rulesMatch(node.rules, present, actual);
   if (!isObject(actual)) return false;
   for (const [key, child] of node.fields) {
-    const has = Object.prototype.hasOwnProperty.call(actual, key);
+    const has = Object.hasOwn(actual, key);
     if (!nodeMatches(child, has, has ? actual[key] : undefined)) return false;
   }
   return node.or.every((alternatives) => alternatives.some((alternative) => nodeMatches(alternative, true, actual)));
