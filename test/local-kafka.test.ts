@@ -2,7 +2,7 @@
  * kafka:up / kafka:down / kafka:status and the Kafka tools wrapper, run as users run them (npm scripts),
  * checked against what the broker reports.
  */
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,8 +68,41 @@ describe('npm run kafka:up', () => {
     expect(existsSync(stateFile(port))).toBe(false);
   });
 
+  it('uses a Kafka that already serves on KAFKA_PORT and was not started by kafka:up, and says so', async () => {
+    // A port of its own that holds a Kafka kafka:up did not start: a TCP relay to the suite's broker, which
+    // answers Kafka's metadata request there (as the tutorial's `docker run -p 9092:9092 apache/kafka` would).
+    const [host = 'localhost', brokerPort = '9092'] = (inject('kafkaBrokers')[0] ?? '').split(':');
+    const sockets = new Set<Socket>();
+    const relay: Server = createServer((socket) => {
+      const upstream = connect(Number(brokerPort), host);
+      sockets.add(socket).add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    const port = await freePortPair();
+    await new Promise<void>((resolveListen) => relay.listen(port, '127.0.0.1', resolveListen));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_PORT: String(port) };
+      delete env.KAFKA_BROKERS;
+      delete env.KAFKA_MODE;
+      const result = await npm(['kafka:up'], env);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain(`Kafka already serves at localhost:${port} (not started by kafka:up): using it`);
+      expect(result.stdout).toMatch(/topics payment-done and quickstart-events are there|created topics/);
+      expect(runningJvmBrokerPid(port)).toBeUndefined();
+      expect(existsSync(stateFile(port))).toBe(false);
+      const down = await npm(['kafka:down'], env);
+      expect(down.code, down.stdout + down.stderr).toBe(0);
+      expect(down.stdout).toContain(`no Kafka started by kafka:up is running on port ${port}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolveClose) => relay.close(resolveClose));
+    }
+  });
+
   it.each(['127.0.0.1', '::1'])(
-    'refuses a port taken on %s by something that is not our Kafka, naming the port and the ways out',
+    'refuses a port taken on %s by something that is not Kafka, naming the port and the ways out',
     async (host) => {
       const port = await freePortPair();
       const squatter: Server = createServer((socket) => socket.destroy());
@@ -80,6 +113,7 @@ describe('npm run kafka:up', () => {
         const result = await npm(['kafka:up'], env);
         expect(result.code).toBe(1);
         expect(result.stderr).toContain(`port ${port} is in use by a program that kafka:up did not start`);
+        expect(result.stderr).toContain('it does not answer as Kafka');
         expect(result.stderr).toContain('KAFKA_PORT');
         expect(runningJvmBrokerPid(port)).toBeUndefined();
       } finally {

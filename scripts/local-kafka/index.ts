@@ -113,7 +113,8 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     if (await dockerBrokerRunning(port)) {
       say('already running');
     } else {
-      if (await loopbackPortTaken(port)) throw portTakenError(port);
+      const foreign = await foreignKafka(port, say);
+      if (foreign) return foreign;
       say('starting: docker compose up -d --wait (the first run pulls the image)…');
       await startDockerBroker(port);
     }
@@ -129,7 +130,8 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
       await waitUntilServing(brokers, { timeoutMs: 60_000, what: `the Kafka broker (pid ${running})`, say });
       state = { mode, brokers, port, pid: running, startedAt: previous?.startedAt ?? new Date().toISOString() };
     } else {
-      if (await loopbackPortTaken(port)) throw portTakenError(port);
+      const foreign = await foreignKafka(port, say);
+      if (foreign) return foreign;
       if (await loopbackPortTaken(options.controllerPort)) {
         throw new Error(
           `port ${options.controllerPort} (the KRaft controller port) is in use by another program; ` +
@@ -158,16 +160,32 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
 
   // An existing cluster is not ours: no state, so the local broker's state on this port stays as it is.
   if (state.mode !== 'external') writeState(state);
+  return withTutorialTopics(state, say);
+}
+
+async function withTutorialTopics(state: KafkaState, say: (line: string) => void): Promise<KafkaState> {
   const created = await ensureTutorialTopics(state.brokers);
   say(created.length > 0 ? `created topics: ${created.join(', ')}` : 'topics payment-done and quickstart-events are there');
   return state;
 }
 
-function portTakenError(port: number): Error {
-  return new Error(
-    `port ${port} is in use by a program that kafka:up did not start. ` +
-      `Stop it, or set KAFKA_PORT to a free port, or, if it is a Kafka you want to use, set KAFKA_BROKERS=localhost:${port}.`,
-  );
+/**
+ * The port kafka:up wants is taken by a program it did not start. A Kafka that answers a metadata request
+ * there (the tutorial's `docker run -p 9092:9092 apache/kafka:3.7.1`, say) is used as an existing cluster;
+ * anything else is an error that names the port and the ways out. Resolves to undefined when the port is free.
+ */
+async function foreignKafka(port: number, say: (line: string) => void): Promise<KafkaState | undefined> {
+  if (!(await loopbackPortTaken(port))) return undefined;
+  const brokers = [`localhost:${port}`];
+  const answer = await probeBroker(brokers);
+  if (!answer.ok) {
+    throw new Error(
+      `port ${port} is in use by a program that kafka:up did not start, and it does not answer as Kafka ` +
+        `(${answer.reason}). Stop it, or set KAFKA_PORT to a free port.`,
+    );
+  }
+  say(`Kafka already serves at localhost:${port} (not started by kafka:up): using it`);
+  return withTutorialTopics({ mode: 'external', brokers, port, startedAt: new Date().toISOString() }, say);
 }
 
 /** Stops what kafka:up started on this port (nothing for an existing cluster). --wipe deletes its data too. */
@@ -211,7 +229,7 @@ export async function kafkaStatus(options: LocalKafkaOptions): Promise<boolean> 
   } else if (options.brokers) {
     say(`existing cluster from KAFKA_BROKERS`);
   } else {
-    say(`no Kafka started by kafka:up on port ${port}`);
+    say(`no Kafka started by kafka:up on port ${port}${answer.ok ? ' (the Kafka that serves there is not ours to stop)' : ''}`);
   }
   say(
     answer.ok
