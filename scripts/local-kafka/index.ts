@@ -4,33 +4,60 @@
  *   2. a Docker engine answers: docker compose with apache/kafka:3.7.1;
  *   3. Java present: the same Kafka release on the JVM from Maven Central jars.
  * KAFKA_MODE=external|docker|jvm forces one. KAFKA_PORT moves the local broker (default 9092).
+ * `--brokers 3` (kafka:up) starts a three-node cluster instead of one broker: brokers on KAFKA_PORT,
+ * +1, +2; kafka:down and kafka:status find out from the state file what runs on KAFKA_PORT.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { dockerBrokerRunning, dockerComposeAvailable, dockerEngineAnswers, startDockerBroker, stopDockerBroker } from './docker-broker';
+import {
+  composeFile,
+  composeProject,
+  dockerBrokerRunning,
+  dockerComposeAvailable,
+  dockerEngineAnswers,
+  startDockerBroker,
+  stopDockerBroker,
+} from './docker-broker';
 import { javaAvailable } from './jars';
-import { brokerLogTail, jvmBrokerPaths, runningJvmBrokerPid, startJvmBroker, stopJvmBroker } from './jvm-broker';
-import { KAFKA_HOME, KAFKA_VERSION, REPO_ROOT, stateFile } from './paths';
+import { type JvmNode, jvmNodes, nodeLogTail, runningJvmBrokerPid, runningNodePid, startJvmNodes, stopJvmNodes } from './jvm-broker';
+import { clusterDir, KAFKA_HOME, KAFKA_VERSION, REPO_ROOT, stateFile } from './paths';
 import { loopbackPortTaken, processAlive } from './processes';
-import { ensureTutorialTopics, probeBroker, waitUntilServing } from './probe';
+import { describeLeadership, ensureTutorialTopics, probeBroker, waitUntilServing } from './probe';
 
 export type Mode = 'external' | 'docker' | 'jvm';
 
 export interface LocalKafkaOptions {
   port: number;
-  controllerPort: number;
+  /** KAFKA_CONTROLLER_PORT when set (the first controller's port); else the port after the last broker's. */
+  controllerPort: number | undefined;
   brokers: string[] | undefined;
   forcedMode: Mode | undefined;
+  /** kafka:up's --brokers: how many brokers to start (1 or 3); unset: whatever runs on the port, else 1. */
+  nodeCount?: number | undefined;
   say: (line: string) => void;
+}
+
+export interface KafkaNodeState {
+  id: number;
+  port: number;
+  /** The JVM node's KRaft controller port (Docker's controllers listen inside the compose network). */
+  controllerPort?: number;
+  pid?: number;
 }
 
 export interface KafkaState {
   mode: Mode;
   brokers: string[];
   port: number;
+  /** The single broker's pid (JVM mode, one node). */
   pid?: number;
+  /** Every node kafka:up started on this port (JVM and Docker modes). */
+  nodes?: KafkaNodeState[];
   startedAt: string;
 }
+
+/** The broker counts kafka:up can start: one broker, or a cluster of three that survives losing one. */
+export const NODE_COUNTS: readonly number[] = [1, 3];
 
 const MODES: readonly Mode[] = ['external', 'docker', 'jvm'];
 
@@ -39,9 +66,16 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, say: (line:
   const portText = env.KAFKA_PORT?.trim() || '9092';
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port < 1 || port > 65534) throw new Error(`KAFKA_PORT: expected a port number, got '${portText}'`);
-  const controllerText = env.KAFKA_CONTROLLER_PORT?.trim() || String(port + 1);
-  const controllerPort = Number(controllerText);
-  if (!/^\d+$/.test(controllerText) || controllerPort < 1 || controllerPort > 65535 || controllerPort === port) {
+  const controllerText = env.KAFKA_CONTROLLER_PORT?.trim();
+  const controllerPort = controllerText ? Number(controllerText) : undefined;
+  if (
+    controllerText &&
+    (!/^\d+$/.test(controllerText) ||
+      controllerPort === undefined ||
+      controllerPort < 1 ||
+      controllerPort > 65533 ||
+      controllerPort === port)
+  ) {
     throw new Error(`KAFKA_CONTROLLER_PORT: expected a port number other than ${port}, got '${controllerText}'`);
   }
   const brokersText = env.KAFKA_BROKERS?.trim();
@@ -93,6 +127,9 @@ async function chooseMode(options: LocalKafkaOptions): Promise<Mode> {
 /** Brings Kafka up (or finds it up), waits until it serves, creates the tutorial's topics. */
 export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
   const { port, say } = options;
+  if (options.nodeCount !== undefined && !NODE_COUNTS.includes(options.nodeCount)) {
+    throw new Error(`--brokers: expected one of ${NODE_COUNTS.join(', ')}, got '${options.nodeCount}'`);
+  }
   const mode = await chooseMode(options);
   let state: KafkaState;
 
@@ -102,65 +139,157 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     await waitUntilServing(brokers, { timeoutMs: 30_000, what: 'the cluster in KAFKA_BROKERS', say });
     state = { mode, brokers, port, startedAt: new Date().toISOString() };
   } else if (mode === 'docker') {
-    const brokers = [`localhost:${port}`];
-    say(`mode: Docker (docker compose, image apache/kafka:${KAFKA_VERSION}, port ${port})`);
+    const previous = readState(port);
+    const count = options.nodeCount ?? previous?.nodes?.length ?? 1;
+    const brokers = brokerAddresses(port, count);
+    say(`mode: Docker (docker compose, image apache/kafka:${KAFKA_VERSION}, ${describePorts(port, count)})`);
     if (!(await dockerComposeAvailable())) {
       throw new Error(
         'KAFKA_MODE=docker needs a Docker engine with the compose plugin (`docker compose version` failed); ' +
           'unset KAFKA_MODE to use the JVM instead',
       );
     }
-    if (await dockerBrokerRunning(port)) {
+    if (await dockerBrokerRunning(port, count)) {
       say('already running');
     } else {
       const foreign = await foreignKafka(port, say);
       if (foreign) return foreign;
-      say('starting: docker compose up -d --wait (the first run pulls the image)…');
-      await startDockerBroker(port);
+      await refuseTakenPorts(brokerPorts(port, count).slice(1));
+      say(`starting: docker compose -f ${shortPath(composeFile(count))} up -d --wait (the first run pulls the image)…`);
+      await startDockerBroker(port, count);
     }
-    await waitUntilServing(brokers, { timeoutMs: 120_000, what: 'the Kafka container', say });
-    state = { mode, brokers, port, startedAt: new Date().toISOString() };
+    await waitUntilServing(brokers, { timeoutMs: 120_000, what: 'the Kafka containers', say, expectBrokers: count });
+    const nodes = brokerPorts(port, count).map((nodePort, index) => ({ id: index + 1, port: nodePort }));
+    state = { mode, brokers, port, nodes, startedAt: new Date().toISOString() };
   } else {
-    const brokers = [`localhost:${port}`];
-    say(`mode: JVM (Kafka ${KAFKA_VERSION} from Maven Central jars, port ${port})`);
-    const running = runningJvmBrokerPid(port);
-    const previous = readState(port);
-    if (running !== undefined) {
-      say(`already running (pid ${running})`);
-      await waitUntilServing(brokers, { timeoutMs: 60_000, what: `the Kafka broker (pid ${running})`, say });
-      state = { mode, brokers, port, pid: running, startedAt: previous?.startedAt ?? new Date().toISOString() };
-    } else {
-      const foreign = await foreignKafka(port, say);
-      if (foreign) return foreign;
-      if (await loopbackPortTaken(options.controllerPort)) {
-        throw new Error(
-          `port ${options.controllerPort} (the KRaft controller port) is in use by another program; ` +
-            'set KAFKA_CONTROLLER_PORT to a free port',
-        );
-      }
-      const started = await startJvmBroker(port, options.controllerPort, say);
-      say(`started the broker (pid ${started.pid}); log: ${shortPath(started.paths.log)}, data: ${shortPath(started.paths.dataDir)}`);
-      try {
-        await waitUntilServing(brokers, {
-          timeoutMs: 90_000,
-          what: `the Kafka broker (pid ${started.pid})`,
-          say,
-          stillStarting: () => processAlive(started.pid),
-        });
-      } catch (error) {
-        const tail = brokerLogTail(port);
-        await stopJvmBroker(port);
-        throw new Error(
-          `${error instanceof Error ? error.message : String(error)}\nlast lines of ${shortPath(started.paths.log)}:\n${tail}`,
-        );
-      }
-      state = { mode, brokers, port, pid: started.pid, startedAt: new Date().toISOString() };
-    }
+    state = await jvmUp(options);
+    if (state.mode === 'external') return state;
   }
 
   // An existing cluster is not ours: no state, so the local broker's state on this port stays as it is.
   if (state.mode !== 'external') writeState(state);
   return withTutorialTopics(state, say);
+}
+
+function brokerPorts(port: number, count: number): number[] {
+  return Array.from({ length: count }, (_, index) => port + index);
+}
+
+function brokerAddresses(port: number, count: number): string[] {
+  return brokerPorts(port, count).map((nodePort) => `localhost:${nodePort}`);
+}
+
+function describePorts(port: number, count: number, controllerPort?: number): string {
+  if (count === 1) return `port ${port}`;
+  const controllers = controllerPort === undefined ? '' : `, controllers on ${controllerPort}-${controllerPort + count - 1}`;
+  return `${count} brokers on ports ${port}-${port + count - 1}${controllers}`;
+}
+
+/** How many JVM nodes kafka:up deployed on this port: from the state file, else from the folders on disk. */
+function deployedJvmCount(port: number): number | undefined {
+  const state = readState(port);
+  if (state?.mode === 'jvm') return state.nodes?.length ?? 1;
+  const dir = clusterDir(port);
+  const clusterNodes = existsSync(dir) ? readdirSync(dir).filter((name) => /^node-\d+$/.test(name)).length : 0;
+  if (clusterNodes > 0 && jvmNodes(port, clusterNodes).some((node) => runningNodePid(node) !== undefined)) return clusterNodes;
+  if (runningJvmBrokerPid(port) !== undefined) return 1;
+  return clusterNodes > 0 ? clusterNodes : undefined;
+}
+
+/** The JVM nodes of the deployment on this port, with the controller ports kafka:up gave them. */
+function deployedJvmNodes(port: number, count: number, controllerPort: number | undefined): JvmNode[] {
+  const recorded = readState(port)?.nodes?.[0]?.controllerPort;
+  return jvmNodes(port, count, controllerPort ?? recorded ?? port + count);
+}
+
+async function refuseTakenPorts(ports: number[], variable = 'KAFKA_PORT'): Promise<void> {
+  for (const taken of ports) {
+    if (await loopbackPortTaken(taken)) {
+      throw new Error(`port ${taken} is in use by another program; set ${variable} so that the ports kafka:up needs are free`);
+    }
+  }
+}
+
+async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
+  const { port, say } = options;
+  const deployed = deployedJvmCount(port);
+  const count = options.nodeCount ?? deployed ?? 1;
+  if (deployed !== undefined && deployed !== count && jvmNodes(port, deployed).some((node) => runningNodePid(node) !== undefined)) {
+    throw new Error(
+      `${deployed === 1 ? 'a single broker' : `a ${deployed}-broker cluster`} started by kafka:up runs on port ${port}; ` +
+        'stop it first (npm run kafka:down) or set KAFKA_PORT to start another one beside it',
+    );
+  }
+  const nodes = deployedJvmNodes(port, count, options.controllerPort);
+  const [first] = nodes;
+  if (first === undefined) throw new Error('no nodes');
+  say(`mode: JVM (Kafka ${KAFKA_VERSION} from Maven Central jars, ${describePorts(port, count, first.controllerPort)})`);
+  const brokers = nodes.map((node) => `localhost:${node.port}`);
+  const previous = readState(port);
+  const down = nodes.filter((node) => runningNodePid(node) === undefined);
+
+  if (down.length === nodes.length) {
+    const foreign = await foreignKafka(port, say);
+    if (foreign) return foreign;
+    await refuseTakenPorts(nodes.slice(1).map((node) => node.port));
+    for (const node of nodes) {
+      if (await loopbackPortTaken(node.controllerPort)) {
+        throw new Error(
+          `port ${node.controllerPort} (a KRaft controller port) is in use by another program; ` +
+            `set KAFKA_CONTROLLER_PORT to a free port${count > 1 ? ` (the first of ${count} free ports)` : ''}`,
+        );
+      }
+    }
+  } else if (down.length > 0) {
+    await refuseTakenPorts(down.flatMap((node) => [node.port, node.controllerPort]));
+    say(`restarting node${down.length === 1 ? '' : 's'} ${down.map((node) => node.id).join(', ')} (the others run)`);
+  } else {
+    const pids = nodes.map(runningNodePid);
+    say(`already running (pid${pids.length === 1 ? '' : 's'} ${pids.join(', ')})`);
+  }
+
+  const started = down.length === 0 ? [] : await startJvmNodes(nodes, say);
+  for (const { node, pid } of started) {
+    const where = count === 1 ? '' : ` node ${node.id} (broker localhost:${node.port}, controller 127.0.0.1:${node.controllerPort},`;
+    say(
+      count === 1
+        ? `started the broker (pid ${pid}); log: ${shortPath(node.paths.log)}, data: ${shortPath(node.paths.dataDir)}`
+        : `started${where} pid ${pid}); log: ${shortPath(node.paths.log)}`,
+    );
+  }
+  const pidsText = started.map(({ pid }) => pid).join(', ');
+  const what =
+    count === 1
+      ? `the Kafka broker (pid ${started[0]?.pid ?? runningNodePid(first)})`
+      : `the ${count}-broker cluster${pidsText ? ` (started pids ${pidsText})` : ''}`;
+  try {
+    await waitUntilServing(brokers, {
+      timeoutMs: count === 1 ? 90_000 : 150_000,
+      what,
+      say,
+      expectBrokers: count,
+      ...(started.length > 0 ? { stillStarting: () => started.every(({ pid }) => processAlive(pid)) } : {}),
+    });
+  } catch (error) {
+    const tails = started.map(({ node }) => `last lines of ${shortPath(node.paths.log)}:\n${nodeLogTail(node)}`).join('\n');
+    if (started.length > 0) await stopJvmNodes(started.map(({ node }) => node));
+    throw new Error(`${error instanceof Error ? error.message : String(error)}${tails ? `\n${tails}` : ''}`);
+  }
+  const nodeStates = nodes.map((node) => ({
+    id: node.id,
+    port: node.port,
+    controllerPort: node.controllerPort,
+    pid: runningNodePid(node),
+  }));
+  const startedAt = started.length === nodes.length ? new Date().toISOString() : (previous?.startedAt ?? new Date().toISOString());
+  return {
+    mode: 'jvm',
+    brokers,
+    port,
+    ...(count === 1 && nodeStates[0]?.pid !== undefined ? { pid: nodeStates[0].pid } : {}),
+    nodes: nodeStates,
+    startedAt,
+  };
 }
 
 async function withTutorialTopics(state: KafkaState, say: (line: string) => void): Promise<KafkaState> {
@@ -197,44 +326,81 @@ export async function kafkaDown(options: LocalKafkaOptions, wipe: boolean): Prom
     return;
   }
   let didSomething = false;
-  if (state?.mode === 'docker' || (state === undefined && (await dockerEngineAnswers()) && (await dockerBrokerRunning(port)))) {
-    say(`stopping the Kafka container (docker compose down${wipe ? ' -v' : ''})…`);
-    await stopDockerBroker(port, { wipe });
+  const dockerCount = state?.mode === 'docker' ? (state.nodes?.length ?? 1) : 1;
+  if (state?.mode === 'docker' || (state === undefined && (await dockerEngineAnswers()) && (await dockerBrokerRunning(port, 1)))) {
+    say(`stopping the Kafka container${dockerCount === 1 ? '' : 's'} (docker compose down${wipe ? ' -v' : ''})…`);
+    await stopDockerBroker(port, dockerCount, { wipe });
     didSomething = true;
   }
-  const pid = runningJvmBrokerPid(port);
-  if (pid !== undefined || wipe) {
-    if (pid !== undefined) say(`stopping the Kafka broker (pid ${pid}, SIGTERM, waiting for a clean shutdown)…`);
-    const stopped = await stopJvmBroker(port, { wipe });
-    if (stopped) say('stopped');
-    if (wipe) say(`deleted ${shortPath(jvmBrokerPaths(port).dir)}`);
-    didSomething ||= stopped || wipe;
+  // The single broker and a cluster on this port (normally one of them, never both running).
+  const clusterCount = existsSync(clusterDir(port)) ? readdirSync(clusterDir(port)).filter((name) => /^node-\d+$/.test(name)).length : 0;
+  const deployments = [jvmNodes(port), ...(clusterCount > 0 ? [jvmNodes(port, clusterCount)] : [])];
+  for (const nodes of deployments) {
+    const pids = nodes.map(runningNodePid).filter((pid): pid is number => pid !== undefined);
+    if (pids.length === 0 && !wipe) continue;
+    if (pids.length > 0) {
+      const what = nodes.length === 1 ? 'the Kafka broker' : `the ${nodes.length}-broker cluster`;
+      say(`stopping ${what} (pid${pids.length === 1 ? '' : 's'} ${pids.join(', ')}, SIGTERM, waiting for a clean shutdown)…`);
+    }
+    const stopped = await stopJvmNodes(nodes, { wipe });
+    if (stopped > 0) say('stopped');
+    const [first] = nodes;
+    if (wipe && first !== undefined) say(`deleted ${shortPath(nodes.length === 1 ? first.paths.dir : clusterDir(port))}`);
+    didSomething ||= stopped > 0 || wipe;
   }
   rmSync(stateFile(port), { force: true });
   if (!didSomething) say(`no Kafka started by kafka:up is running on port ${port}`);
 }
 
-/** What runs where. Returns false when nothing serves. */
+/** What runs where, and which partitions each broker leads. Returns false when nothing serves. */
 export async function kafkaStatus(options: LocalKafkaOptions): Promise<boolean> {
   const { port, say } = options;
   const state = readState(port);
   const brokers = options.brokers ?? state?.brokers ?? [`localhost:${port}`];
-  const answer = await probeBroker(brokers);
-  const pid = runningJvmBrokerPid(port);
-  if (pid !== undefined) {
-    const paths = jvmBrokerPaths(port);
-    say(`JVM broker: Kafka ${KAFKA_VERSION}, pid ${pid}, port ${port}; log ${shortPath(paths.log)}, data ${shortPath(paths.dataDir)}`);
+  const answer = await describeLeadership(brokers);
+  const count = deployedJvmCount(port);
+  const nodes = count === undefined ? [] : deployedJvmNodes(port, count, undefined);
+  const pids = new Map(nodes.map((node) => [node.id, runningNodePid(node)]));
+  const [first] = nodes;
+  if (first !== undefined && [...pids.values()].some((pid) => pid !== undefined)) {
+    say(
+      count === 1
+        ? `JVM broker: Kafka ${KAFKA_VERSION}, pid ${pids.get(1)}, port ${port}; ` +
+            `log ${shortPath(first.paths.log)}, data ${shortPath(first.paths.dataDir)}`
+        : `JVM cluster: Kafka ${KAFKA_VERSION}, ${count} nodes (each broker and KRaft controller); data and logs in ` +
+            `${shortPath(clusterDir(port))}`,
+    );
   } else if (state?.mode === 'docker') {
-    say(`Docker: compose project kafka-functions-${port} (image apache/kafka:${KAFKA_VERSION})`);
+    say(`Docker: compose project ${composeProject(port)} (image apache/kafka:${KAFKA_VERSION}, ${state.nodes?.length ?? 1} node(s))`);
   } else if (options.brokers) {
-    say(`existing cluster from KAFKA_BROKERS`);
+    say('existing cluster from KAFKA_BROKERS');
   } else {
     say(`no Kafka started by kafka:up on port ${port}${answer.ok ? ' (the Kafka that serves there is not ours to stop)' : ''}`);
   }
-  say(
-    answer.ok
-      ? `serving at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'})`
-      : `not serving at ${brokers.join(',')}: ${answer.reason}`,
-  );
-  return answer.ok;
+  if (!answer.ok) {
+    say(`not serving at ${brokers.join(',')}: ${answer.reason}`);
+    return false;
+  }
+  say(`serving at ${brokers.join(',')} (${answer.nodes.length} broker${answer.nodes.length === 1 ? '' : 's'})`);
+  const seen = new Set<number>();
+  for (const node of answer.nodes) {
+    seen.add(node.nodeId);
+    const ours = nodes.find(({ id, port: nodePort }) => id === node.nodeId && nodePort === node.port);
+    const extra = [
+      ours ? `pid ${pids.get(ours.id)}, controller port ${ours.controllerPort}` : undefined,
+      answer.controller === node.nodeId ? 'active controller' : undefined,
+    ].filter((part) => part !== undefined);
+    say(
+      `  node ${node.nodeId}  ${node.host}:${node.port}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}  ` +
+        `leads ${node.leads.length > 0 ? node.leads.join(', ') : 'no partitions'}`,
+    );
+  }
+  for (const node of nodes) {
+    if (!seen.has(node.id)) {
+      say(
+        `  node ${node.id}  localhost:${node.port}  ${pids.get(node.id) === undefined ? 'not running' : 'running, not in the cluster yet'}`,
+      );
+    }
+  }
+  return true;
 }

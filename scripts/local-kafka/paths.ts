@@ -7,10 +7,16 @@ export const KAFKA_HOME = resolve(process.env.KAFKA_LOCAL_DIR ?? resolve(REPO_RO
 export const JARS_DIR = resolve(KAFKA_HOME, 'jars');
 export const JARS_POM = resolve(REPO_ROOT, 'scripts', 'kafka-jars', 'pom.xml');
 export const COMPOSE_FILE = resolve(REPO_ROOT, 'docker-compose.yml');
+export const COMPOSE_CLUSTER_FILE = resolve(REPO_ROOT, 'docker-compose.cluster.yml');
 
 /** One folder per JVM broker instance, by client port: data, log, pid, properties. */
 export function instanceDir(port: number): string {
   return resolve(KAFKA_HOME, `broker-${port}`);
+}
+
+/** One folder per JVM cluster, by its first broker's port, holding node-1, node-2, …. */
+export function clusterDir(port: number): string {
+  return resolve(KAFKA_HOME, `cluster-${port}`);
 }
 
 /** What kafka:up started on a port, so kafka:down and kafka:status know what to look at. */

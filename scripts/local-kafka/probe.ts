@@ -44,20 +44,60 @@ export async function probeBroker(brokers: string[]): Promise<{ ok: true; broker
   }
 }
 
+export interface NodeLeadership {
+  nodeId: number;
+  host: string;
+  port: number;
+  /** `topic/partition` of every partition this broker leads (internal topics left out). */
+  leads: string[];
+}
+
+/** Who is in the cluster and which partitions each broker leads, from one metadata answer. */
+export async function describeLeadership(
+  brokers: string[],
+): Promise<{ ok: true; nodes: NodeLeadership[]; controller: number | null } | { ok: false; reason: string }> {
+  const admin = quietKafka(brokers).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    const topics = (await admin.listTopics()).filter((topic) => !topic.startsWith('__')).sort();
+    const metadata = topics.length === 0 ? { topics: [] } : await admin.fetchTopicMetadata({ topics });
+    const nodes = cluster.brokers
+      .map(({ nodeId, host, port }) => ({ nodeId, host, port, leads: [] as string[] }))
+      .sort((a, b) => a.nodeId - b.nodeId);
+    for (const { name, partitions } of metadata.topics) {
+      for (const { partitionId, leader } of [...partitions].sort((a, b) => a.partitionId - b.partitionId)) {
+        nodes.find(({ nodeId }) => nodeId === leader)?.leads.push(`${name}/${partitionId}`);
+      }
+    }
+    for (const node of nodes) node.leads.sort();
+    return { ok: true, nodes, controller: cluster.controller };
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 /**
  * Waits until a metadata request succeeds, printing what it waits for every few seconds.
  * `stillStarting` lets the caller stop early when the broker process died.
  */
 export async function waitUntilServing(
   brokers: string[],
-  options: { timeoutMs: number; what: string; say: (line: string) => void; stillStarting?: () => boolean },
+  options: { timeoutMs: number; what: string; say: (line: string) => void; stillStarting?: () => boolean; expectBrokers?: number },
 ): Promise<void> {
   const started = Date.now();
   let lastSaid = 0;
   let lastReason = '';
   options.say(`waiting for ${options.what} to answer a metadata request at ${brokers.join(',')}…`);
   for (;;) {
-    const answer = await probeBroker(brokers);
+    const probed = await probeBroker(brokers);
+    const expected = options.expectBrokers ?? 1;
+    const answer: typeof probed =
+      probed.ok && probed.brokers < expected
+        ? { ok: false, reason: `${probed.brokers} of ${expected} brokers in the cluster so far` }
+        : probed;
     if (answer.ok) {
       options.say(
         `Kafka serves at ${brokers.join(',')} (${answer.brokers} broker${answer.brokers === 1 ? '' : 's'}, ` +
@@ -92,8 +132,11 @@ export async function ensureTutorialTopics(brokers: string[]): Promise<string[]>
     // kafkajs speaks CreateTopics v3, which has no "broker default" replication factor: choose one.
     const { brokers: members } = await admin.describeCluster();
     const replicationFactor = Math.min(3, members.length);
+    // Three replicas, and a write with acks=all needs two of them: one broker may be lost without losing
+    // an acknowledged record or refusing writes (MSK's defaults for three brokers or more).
+    const configEntries = replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : [];
     await admin.createTopics({
-      topics: missing.map(({ topic, numPartitions }) => ({ topic, numPartitions, replicationFactor })),
+      topics: missing.map(({ topic, numPartitions }) => ({ topic, numPartitions, replicationFactor, configEntries })),
       waitForLeaders: true,
     });
     return missing.map(({ topic }) => topic);

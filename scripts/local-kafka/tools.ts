@@ -51,9 +51,9 @@ export function javaToolArgs(tool: string, args: string[]): string[] {
 }
 
 /** Runs a tool with stdin, stdout and stderr passed through; resolves to its exit code. */
-export async function runTool(tool: string, args: string[], where: { docker: boolean; port: number }): Promise<number> {
+export async function runTool(tool: string, args: string[], where: { docker: boolean; port: number; nodes?: number }): Promise<number> {
   const name = toolName(tool);
-  if (where.docker) return execInDockerBroker(where.port, name, args);
+  if (where.docker) return execInDockerBroker(where.port, where.nodes ?? 1, name, args);
   const javaArgs = javaToolArgs(name, args);
   await ensureJars((line) => console.error(line));
   const child = spawn('java', javaArgs, { stdio: 'inherit' });
