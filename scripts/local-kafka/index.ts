@@ -264,7 +264,7 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
       : `the ${count}-broker cluster${pidsText ? ` (started pids ${pidsText})` : ''}`;
   try {
     await waitUntilServing(brokers, {
-      timeoutMs: count === 1 ? 90_000 : 150_000,
+      timeoutMs: count === 1 ? 90_000 : 180_000,
       what,
       say,
       expectBrokers: count,

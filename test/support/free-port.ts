@@ -32,3 +32,15 @@ function portIsFree(port: number): Promise<boolean> {
     server.listen(port, '127.0.0.1', () => server.close(() => resolvePromise(true)));
   });
 }
+
+/** `count` consecutive free ports (a three-broker cluster wants six: three brokers, three controllers). */
+export async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = await freePort();
+    if (port + count > 65535) continue;
+    let free = true;
+    for (let next = port + 1; next < port + count && free; next += 1) free = await portIsFree(next);
+    if (free) return port;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
