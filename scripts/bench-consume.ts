@@ -1,9 +1,12 @@
 /**
- * npm run bench:consume — the consumer group member on one broker, in one run, next to Kafka's own Java
- * consumer (kafka-consumer-perf-test) as the yardstick:
+ * npm run bench:consume — the consumer group member on one broker, next to Kafka's own Java consumer
+ * (kafka-consumer-perf-test) as the yardstick:
  *   1. records/s of one member (lib/consumer, Lambda-shaped batches to a no-op handler) reading a
- *      backlog of BENCH_RECORDS 1 KB records (Lambda's defaults, and batch size 10000 / window 0),
- *      vs kafka-consumer-perf-test reading the same topic;
+ *      backlog of BENCH_RECORDS (300000) 1 KB records (Lambda's defaults, and batch size 10000 / window 0),
+ *      vs kafka-consumer-perf-test reading the same backlog with a new group; BENCH_ROUNDS (3) rounds,
+ *      alternating which side reads first, median and min–max of each figure and of each ratio (taken
+ *      round by round). Steady state: the member's rate from its first batch (join and first fetch left
+ *      out) against the tool's fetch.nMsg.sec (its rate after the join); whole-run rates beside them;
  *   2. how long until the survivors consume a moved partition again after a member (a real
  *      `npm run consume` process) leaves gracefully (SIGINT), and after one is killed (SIGKILL);
  *   3. produce → handler latency, p50/p99, one record at a time, with window 0 (and the default 500 ms).
@@ -19,9 +22,13 @@ import { logger } from '../lib/logger';
 import { startGroupMember, type GroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
 import { eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
 import { ensureJars } from './local-kafka/jars';
-import { javaToolArgs } from './local-kafka/tools';
+import { consumerPerfTest, runJavaTool } from './support/java-tools';
+import { loadAverage, machineLine } from './support/machine';
+import { formatRatio, formatSpread, percentile, ratioSpread, spread } from './support/stats';
+import { printTable, type Row } from './support/table';
 
-const RECORDS = Number(process.env.BENCH_RECORDS ?? 100_000);
+const RECORDS = Number(process.env.BENCH_RECORDS ?? 300_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LATENCY_RECORDS = Number(process.env.BENCH_LATENCY_RECORDS ?? 300);
 const REPO_ROOT = resolve(__dirname, '..');
 
@@ -48,21 +55,6 @@ function memberOptions(
     invoke,
     ...overrides,
   };
-}
-
-function runJava(tool: string, args: string[]): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('java', javaToolArgs(tool, args));
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePromise(output) : reject(new Error(`${tool} exited ${code}:\n${output}`))));
-  });
 }
 
 const createdTopics: string[] = [];
@@ -108,29 +100,8 @@ async function benchMember(
 }
 
 /** kafka-consumer-perf-test on the same topic: nMsg.sec (join included) and fetch.nMsg.sec. */
-async function benchJava(topic: string): Promise<{ total: number; fetching: number }> {
-  const output = await runJava('kafka-consumer-perf-test', [
-    '--bootstrap-server',
-    brokers.join(','),
-    '--topic',
-    topic,
-    '--messages',
-    String(RECORDS),
-    '--group',
-    `bench-java-${randomBytes(4).toString('hex')}`,
-    '--timeout',
-    '60000',
-  ]);
-  // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms,
-  // fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
-  const line = output
-    .trim()
-    .split('\n')
-    .filter((row) => /^\d{4}-/.test(row))
-    .pop();
-  const fields = line?.split(',').map((field) => field.trim());
-  if (fields === undefined || fields.length < 10) throw new Error(`unexpected kafka-consumer-perf-test output:\n${output}`);
-  return { total: Number(fields[5]), fetching: Number(fields[9]) };
+function benchJava(topic: string): Promise<{ total: number; fetching: number }> {
+  return consumerPerfTest({ brokers, topic, records: RECORDS, group: `bench-java-${randomBytes(4).toString('hex')}` });
 }
 
 interface ChildMember {
@@ -257,20 +228,26 @@ async function benchLatency(kafka: Kafka, batchWindowMs: number): Promise<{ p50:
   await Promise.race([all, timeout]);
   await producer.disconnect();
   await member.stop();
-  latencies.sort((a, b) => a - b);
-  const pick = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-  return { p50: pick(50), p99: pick(99) };
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+interface Round {
+  java: { total: number; fetching: number };
+  defaults: { total: number; fetching: number };
+  large: { total: number; fetching: number };
 }
 
 async function main(): Promise<void> {
   logger.setLogLevel('ERROR');
-  say(`bench:consume on ${brokers.join(',')}: ${RECORDS} records of 1 KB for throughput, ${LATENCY_RECORDS} for latency`);
+  say(`bench:consume on ${brokers.join(',')}, ${machineLine()}`);
+  say(`before: ${loadAverage()}`);
+  say(`${RECORDS} records of 1 KB for throughput (${ROUNDS} rounds, alternating which side reads first), ${LATENCY_RECORDS} for latency`);
   await ensureJars((line) => say(line));
   const kafka = createKafka(config.kafka);
   const topic = `bench-consume-${suffix}`;
   await createTopic(kafka, topic, 3);
   say(`1/4 filling ${topic} (3 partitions) with kafka-producer-perf-test…`);
-  await runJava('kafka-producer-perf-test', [
+  await runJavaTool('kafka-producer-perf-test', [
     '--topic',
     topic,
     '--num-records',
@@ -285,11 +262,22 @@ async function main(): Promise<void> {
     'batch.size=262144',
   ]);
 
-  say('2/4 throughput: kafka-consumer-perf-test, then one member (Lambda defaults; batch 10000, window 0)…');
-  const java = await benchJava(topic);
-  const defaults = await benchMember(createKafka(config.kafka, logger), topic, {});
-  const large = await benchMember(createKafka(config.kafka, logger), topic, { batchSize: 10_000, batchWindowMs: 0 });
-  const java2 = await benchJava(topic);
+  say('2/4 throughput: kafka-consumer-perf-test and one member (Lambda defaults; batch 10000, window 0), by rounds…');
+  const rounds: Round[] = [];
+  for (let round = 1; round <= ROUNDS; round += 1) {
+    const ours = async () => ({
+      defaults: await benchMember(createKafka(config.kafka, logger), topic, {}),
+      large: await benchMember(createKafka(config.kafka, logger), topic, { batchSize: 10_000, batchWindowMs: 0 }),
+    });
+    if (round % 2 === 1) {
+      const java = await benchJava(topic);
+      rounds.push({ java, ...(await ours()) });
+    } else {
+      const member = await ours();
+      rounds.push({ java: await benchJava(topic), ...member });
+    }
+    say(`  round ${round} done`);
+  }
 
   say(`3/4 partition moves (session timeout ${config.consume.sessionTimeoutMs} ms): graceful leave, then SIGKILL…`);
   const graceful = await benchMove(kafka, 'SIGINT');
@@ -299,44 +287,68 @@ async function main(): Promise<void> {
   const latency0 = await benchLatency(kafka, 0);
   const latency500 = await benchLatency(kafka, 500);
 
-  const javaBest = Math.max(java.total, java2.total);
-  const javaFetchBest = Math.max(java.fetching, java2.fetching);
-  const rows: [string, string, string][] = [
+  const of = (pick: (round: Round) => number) => rounds.map(pick);
+  const rate = (values: number[]) => formatSpread(spread(values), 0, '/s');
+  const javaTotal = of((r) => r.java.total);
+  const javaFetching = of((r) => r.java.fetching);
+  const rows: Row[] = [
+    ['kafka-consumer-perf-test, fetch.nMsg.sec (yardstick: after the join)', rate(javaFetching), '1.00×'],
+    ['kafka-consumer-perf-test, nMsg.sec (join included)', rate(javaTotal), ''],
     [
-      'kafka-consumer-perf-test (yardstick), join included',
-      `${java.total.toFixed(0)} / ${java2.total.toFixed(0)} records/s (before / after ours)`,
-      '1.00×',
+      'member, Lambda defaults (batch 100, window 500 ms), from its first batch',
+      rate(of((r) => r.defaults.fetching)),
+      `${formatRatio(
+        ratioSpread(
+          of((r) => r.defaults.fetching),
+          javaFetching,
+        ),
+      )} of fetch.nMsg.sec (target ≥ 0.8×)`,
     ],
-    ['kafka-consumer-perf-test, fetch.nMsg.sec', `${java.fetching.toFixed(0)} / ${java2.fetching.toFixed(0)} records/s`, ''],
     [
-      'member, Lambda defaults (batch 100, window 500 ms), join included',
-      `${defaults.total.toFixed(0)} records/s`,
-      `${(defaults.total / javaBest).toFixed(2)}× (target ≥ 0.8×)`,
+      'member, Lambda defaults, join included',
+      rate(of((r) => r.defaults.total)),
+      `${formatRatio(
+        ratioSpread(
+          of((r) => r.defaults.total),
+          javaTotal,
+        ),
+      )} of nMsg.sec`,
     ],
-    [
-      'member, Lambda defaults, from its first batch',
-      `${defaults.fetching.toFixed(0)} records/s`,
-      `${(defaults.fetching / javaFetchBest).toFixed(2)}× of fetch.nMsg.sec`,
-    ],
-    ['member, batch 10000, window 0, join included', `${large.total.toFixed(0)} records/s`, `${(large.total / javaBest).toFixed(2)}×`],
     [
       'member, batch 10000, window 0, from its first batch',
-      `${large.fetching.toFixed(0)} records/s`,
-      `${(large.fetching / javaFetchBest).toFixed(2)}× of fetch.nMsg.sec`,
+      rate(of((r) => r.large.fetching)),
+      `${formatRatio(
+        ratioSpread(
+          of((r) => r.large.fetching),
+          javaFetching,
+        ),
+      )} of fetch.nMsg.sec`,
     ],
+    [
+      'member, batch 10000, window 0, join included',
+      rate(of((r) => r.large.total)),
+      `${formatRatio(
+        ratioSpread(
+          of((r) => r.large.total),
+          javaTotal,
+        ),
+      )} of nMsg.sec`,
+    ],
+  ];
+  printTable(`records/s of 1 KB, ${RECORDS} a read, 3 partitions: median (min–max) of ${rounds.length} rounds`, rows);
+  printTable('one run each', [
     ['partition moved after a graceful leave (SIGINT)', `${graceful.toFixed(0)} ms`, '(target < 3000 ms)'],
     ['partition moved after SIGKILL', `${killed.toFixed(0)} ms`, `(session timeout ${config.consume.sessionTimeoutMs} ms)`],
     ['produce → handler latency, window 0', `p50 ${latency0.p50} ms, p99 ${latency0.p99} ms`, ''],
     ['produce → handler latency, window 500 ms', `p50 ${latency500.p50} ms, p99 ${latency500.p99} ms`, ''],
-  ];
-  const width = Math.max(...rows.map(([name]) => name.length));
-  say('');
-  for (const [name, value, note] of rows) say(`${name.padEnd(width)}  ${value}  ${note}`);
+  ]);
 
   const admin = kafka.admin();
   await admin.connect();
   await admin.deleteTopics({ topics: createdTopics }).catch((error: unknown) => say(`could not delete the bench topics: ${String(error)}`));
   await admin.disconnect();
+  say('');
+  say(`after: ${loadAverage()}`);
 }
 
 main().then(

@@ -19,12 +19,14 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import { Partitioners, type Admin } from 'kafkajs';
 import { loadConfig } from '../lib/config';
+import { createKafka } from '../lib/kafka-client';
 import { startGroupMember } from '../lib/consumer/group-member';
 import type { KafkaEvent } from '../lib/consumer/lambda-event';
+import { freePort } from './support/offline';
+import { percentile } from './support/stats';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -41,8 +43,9 @@ const BATCH_SIZE = option('batch-size', 100);
 const LATENCY_SAMPLES = option('latency-samples', 100);
 const config = loadConfig(process.env);
 const brokers = config.kafka.brokers;
-const kafka = new Kafka({ clientId: 'bench-offline-kafka', brokers, logLevel: logLevel.NOTHING });
 const quiet = new Logger({ serviceName: 'bench-offline-kafka', logLevel: 'ERROR' });
+// The project's client factory: KAFKA_SSL / KAFKA_SASL_* apply, as for every other client.
+const kafka = createKafka(config.kafka, quiet);
 const name = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
@@ -88,11 +91,6 @@ async function whenCommitted(groupId: string, topic: string, timeoutMs = 600_000
   } finally {
     await admin.disconnect();
   }
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 function memberOptions(groupId: string, topic: string, invoke: (event: KafkaEvent) => Promise<unknown>) {
@@ -188,17 +186,6 @@ async function sendProbes(topic: string, nextArrival: () => Promise<void>): Prom
     ]);
   }
   await producer.disconnect();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** 2. The plugin under the real `serverless offline start`: throughput of `sink`, latency of `latency`. */
