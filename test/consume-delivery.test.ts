@@ -8,21 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import type { MSKEvent } from 'aws-lambda';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
-import { committedOffsets, logLines, processed, produceKeyed, startConsumeCli, summaryOf, type Member } from './support/consume';
+import { describe, expect, it } from 'vitest';
+import { committedOffsets, createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { logLines, processed, produceKeyed, startConsumeCli, summaryOf, type Member } from './support/consume';
 import fixture from './fixtures/msk-event.json';
 
 const TEST_HANDLER = 'test/fixtures/test-record-handler.ts';
-const running: Member[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((member) => member.process.stop('SIGKILL', 5_000)));
-});
 
 function consume(topic: string, groupId: string, args: string[], env: NodeJS.ProcessEnv): Member {
-  const member = startConsumeCli('cli', topic, groupId, args, { CONSUME_HANDLER: TEST_HANDLER, CONSUME_BATCH_WINDOW_MS: '100', ...env });
-  running.push(member);
-  return member;
+  return startConsumeCli('cli', topic, groupId, args, { CONSUME_HANDLER: TEST_HANDLER, CONSUME_BATCH_WINDOW_MS: '100', ...env });
 }
 
 function attempts(member: Member): string[][] {

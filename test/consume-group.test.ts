@@ -2,12 +2,10 @@
  * The tutorial's three terminals with the commands users run (`npm run consume`, `npx serverless invoke
  * local -f consume`), against the real broker: sharing the partitions, a graceful stop, a SIGKILL.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTopic, endOffsets, uniqueName } from './support/kafka';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { committedOffsets, createTopic, endOffsets, uniqueName } from './support/kafka';
 import {
-  committedOffsets,
   latestAssignment,
   processed,
   produceKeyed,
@@ -15,41 +13,27 @@ import {
   startConsumeInvoke,
   summaryOf,
   waitForOnePartitionEach,
-  waitUntil,
   type Member,
   type ProcessedRecord,
 } from './support/consume';
+import { waitFor } from './support/wait';
 
 // The broker's minimum session timeout: a killed member is noticed within ~6 s.
 const FAST_SESSION = { KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500', CONSUME_BATCH_WINDOW_MS: '100' };
-
-const running: Member[] = [];
-afterEach(async () => {
-  const members = running.splice(0);
-  await Promise.all(members.map((member) => member.process.stop('SIGKILL', 5_000)));
-  // CONSUME_TEST_LOG_DIR=dir keeps every member's output for a look after a failure.
-  const dir = process.env.CONSUME_TEST_LOG_DIR;
-  if (dir !== undefined) for (const member of members) writeFileSync(join(dir, `${member.name}.log`), member.process.output());
-});
-
-function track(member: Member): Member {
-  running.push(member);
-  return member;
-}
 
 function allProcessed(members: Member[]): ProcessedRecord[] {
   return members.flatMap(processed);
 }
 
 function waitForProcessed(members: Member[], count: number, timeoutMs = 60_000): Promise<ProcessedRecord[]> {
-  return waitUntil(
+  return waitFor(
+    () => `processed ${new Set(allProcessed(members).map(({ partition, offset }) => `${partition}@${offset}`)).size} of ${count}`,
     () => {
       const records = allProcessed(members);
       const distinct = new Set(records.map(({ partition, offset }) => `${partition}@${offset}`));
       return distinct.size >= count ? records : undefined;
     },
     timeoutMs,
-    () => `processed ${new Set(allProcessed(members).map(({ partition, offset }) => `${partition}@${offset}`)).size} of ${count}`,
   );
 }
 
@@ -67,9 +51,9 @@ describe('consume: members of one consumer group', () => {
       const topic = await createTopic(uniqueName('consume-three'), 3);
       const groupId = uniqueName('group-three');
       const members = [
-        track(startConsumeCli('cli-1', topic, groupId, [], FAST_SESSION)),
-        track(startConsumeCli('cli-2', topic, groupId, [], FAST_SESSION)),
-        track(startConsumeInvoke('invoke-3', { groupId, topic, durationSeconds: 120 }, FAST_SESSION)),
+        startConsumeCli('cli-1', topic, groupId, [], FAST_SESSION),
+        startConsumeCli('cli-2', topic, groupId, [], FAST_SESSION),
+        startConsumeInvoke('invoke-3', { groupId, topic, durationSeconds: 120 }, FAST_SESSION),
       ];
       const held = await waitForOnePartitionEach(members, topic, [0, 1, 2], 90_000);
 
@@ -116,16 +100,16 @@ describe('consume: members of one consumer group', () => {
       const env = { ...FAST_SESSION, KAFKA_SESSION_TIMEOUT_MS: '45000', KAFKA_REBALANCE_TIMEOUT_MS: '20000' };
       const topic = await createTopic(uniqueName('consume-four'), 3);
       const groupId = uniqueName('group-four');
-      const members = [1, 2, 3, 4].map((n) => track(startConsumeCli(`cli-${n}`, topic, groupId, [], env)));
-      await waitUntil(
+      const members = [1, 2, 3, 4].map((n) => startConsumeCli(`cli-${n}`, topic, groupId, [], env));
+      await waitFor(
+        () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
         () => {
           const assignments = members.map((member) => latestAssignment(member, topic));
           if (assignments.some((assignment) => assignment === undefined)) return undefined;
           const sizes = assignments.map((assignment) => assignment?.length ?? 0).sort();
-          return sizes.join(',') === '0,1,1,1' ? true : undefined;
+          return sizes.join(',') === '0,1,1,1';
         },
         90_000,
-        () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
       );
       await produceKeyed(topic, 150, 30);
       await waitForProcessed(members, 150);
@@ -163,26 +147,26 @@ describe('consume: members of one consumer group', () => {
     const env = { ...FAST_SESSION, CONSUME_HANDLER: 'test/fixtures/test-record-handler.ts', TEST_HANDLER_DELAY_MS: '8000' };
     const topic = await createTopic(uniqueName('consume-slow'), 1);
     const groupId = uniqueName('group-slow');
-    const members = [track(startConsumeCli('first', topic, groupId, [], env)), track(startConsumeCli('second', topic, groupId, [], env))];
+    const members = [startConsumeCli('first', topic, groupId, [], env), startConsumeCli('second', topic, groupId, [], env)];
     // One partition, two members: the group gives it to one of them (round-robin over member ids).
-    const [busy, idle] = await waitUntil(
+    const [busy, idle] = await waitFor(
+      () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
       () => {
         const holders = members.filter((member) => latestAssignment(member, topic)?.join() === '0');
         const idlers = members.filter((member) => latestAssignment(member, topic)?.length === 0);
         return holders.length === 1 && idlers.length === 1 ? ([holders[0], idlers[0]] as const) : undefined;
       },
       60_000,
-      () => members.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
     );
     if (busy === undefined || idle === undefined) throw new Error('no busy or no idle member');
     const stdoutBefore = busy.process.stdout().length;
 
     // Act
     await produceKeyed(topic, 3, 3);
-    await waitUntil(
-      async () => ((await committedOffsets(groupId, topic)).get(0) === 3 ? true : undefined),
+    await waitFor(
+      () => `offset 3 committed on partition 0:\n${busy.process.output().slice(-2000)}`,
+      async () => (await committedOffsets(groupId, topic)).get(0) === 3,
       40_000,
-      () => busy.process.output().slice(-2000),
     );
     await Promise.all([busy, idle].map((member) => member.process.stop('SIGINT', 30_000)));
 
@@ -210,7 +194,7 @@ describe('consume: members of one consumer group', () => {
         CONSUME_HANDLER: 'test/fixtures/test-record-handler.ts',
         TEST_HANDLER_DELAY_MS: '200',
       };
-      const members = [1, 2, 3].map((n) => track(startConsumeCli(`cli-${n}`, topic, groupId, [], env)));
+      const members = [1, 2, 3].map((n) => startConsumeCli(`cli-${n}`, topic, groupId, [], env));
       const held = await waitForOnePartitionEach(members, topic, [0, 1, 2], 90_000);
       const [victim, ...survivors] = members;
       if (victim === undefined) throw new Error('no members');
@@ -220,21 +204,22 @@ describe('consume: members of one consumer group', () => {
       const streaming = (async () => {
         for (let round = 0; round < 30; round += 1) {
           await produceKeyed(topic, 10, 30, round * 10);
-          await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+          // Pacing, not waiting for an event: the records come as a stream, not as one batch.
+          await sleep(100);
         }
       })();
-      await waitUntil(
-        () => (processed(victim).length >= 10 ? true : undefined),
-        60_000,
+      await waitFor(
         () => `victim processed ${processed(victim).length}`,
+        () => processed(victim).length >= 10,
+        60_000,
       );
       const killedAt = Date.now();
       await victim.process.stop('SIGKILL');
       await streaming;
-      await waitUntil(
-        () => (survivors.some((member) => latestAssignment(member, topic)?.includes(victimPartition ?? -1)) ? true : undefined),
-        60_000,
+      await waitFor(
         () => survivors.map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}`).join('; '),
+        () => survivors.some((member) => latestAssignment(member, topic)?.includes(victimPartition ?? -1)),
+        60_000,
       );
       const movedAfterMs = Date.now() - killedAt;
       await waitForProcessed(members, 300);

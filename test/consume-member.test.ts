@@ -10,9 +10,9 @@ import { loadConfig } from '../lib/config';
 import { logger } from '../lib/logger';
 import { decodeBase64, eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
 import { startGroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
-import { createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
-import { run } from '../scripts/local-kafka/processes';
-import { committedOffsets } from './support/consume';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { committedOffsets, createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { runCommand } from './support/processes';
 
 const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' });
 
@@ -48,7 +48,8 @@ describe('consume: the group member library', () => {
     // Prepare
     const topic = await createTopic(uniqueName('member-timestamp'), 1);
     await produce(topic, ['old-1', 'old-2']);
-    await new Promise((resolvePromise) => setTimeout(resolvePromise, 20));
+    // Record timestamps are milliseconds: the new records must be stamped later than the old ones.
+    await sleep(20);
     const timestamp = Date.now();
     await produce(topic, ['new-1', 'new-2']);
     const seen: MSKRecord[] = [];
@@ -126,13 +127,29 @@ describe('consume: the group member library', () => {
   });
 
   it('a record with a header that has no value reaches the handler with that header as no bytes, and is committed', async () => {
-    // Prepare: kcat writes a header without a value, which kafkajs decodes as null.
+    // Prepare: Kafka's console producer writes a header without a value (null.marker), which kafkajs decodes as null.
     const topic = await createTopic(uniqueName('member-null-header'), 1);
     const groupId = uniqueName('group-null-header');
-    const produced = await run(
-      'kcat',
-      ['-P', '-b', testBrokers().join(','), '-t', topic, '-k', 'user1', '-H', 'empty', '-H', 'source=checkout'],
-      { input: 'hi there\n', timeoutMs: 30_000 },
+    const produced = await runCommand(
+      'npm',
+      [
+        'run',
+        '-s',
+        'kafka',
+        '--',
+        'kafka-console-producer',
+        '--bootstrap-server',
+        testBrokers().join(','),
+        '--topic',
+        topic,
+        '--property',
+        'parse.headers=true',
+        '--property',
+        'parse.key=true',
+        '--property',
+        'null.marker=NULL',
+      ],
+      { input: 'empty:NULL,source:checkout\tuser1\thi there\n', timeoutMs: 60_000 },
     );
     expect(produced.code, produced.stderr).toBe(0);
     const seen: MSKRecord[] = [];
@@ -171,7 +188,7 @@ describe('consume: the group member library', () => {
         invoke: async (event: KafkaEvent) => {
           invocations.push(eventRecords(event).length);
           firstInvocation();
-          await new Promise((resolveHandler) => setTimeout(resolveHandler, 1_000));
+          await sleep(1_000);
         },
       }),
     );

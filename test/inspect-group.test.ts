@@ -2,26 +2,24 @@
  * npm run inspect-group against a real group of real kafkajs members with committed offsets, compared with
  * what Kafka's own kafka-consumer-groups prints for the same group at the same moment.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumerGroupDocument } from '../lib/inspection/consumer-group-inspection';
 import { freePort } from './support/free-port';
 import {
   MEMBER_CLIENT_ID,
-  committed,
   describeGroupNow,
-  eventually,
   inspectGroup,
   kafkaConsumerGroups,
   ownership,
   produceToPartitions,
   readmeInspectCommands,
-  runCommand,
   startMember,
   waitForStableGroup,
   type Member,
 } from './support/group-members';
-import { createTopic, testBrokers, uniqueName } from './support/kafka';
-import { startProcess } from './support/processes';
+import { committedOffsets, createTopic, testBrokers, uniqueName } from './support/kafka';
+import { runCommand, startProcess } from './support/processes';
+import { waitFor } from './support/wait';
 
 interface KafkaRow {
   topic: string;
@@ -91,25 +89,33 @@ describe('inspect-group on a group with two members and committed offsets', () =
   const members: Member[] = [];
 
   beforeAll(async () => {
+    const disconnectMembers = async () => {
+      await Promise.allSettled(members.map((member) => member.consumer.disconnect()));
+    };
     await createTopic(topic, 4);
     // Partition 3 gets no record before the members read, so the group commits nothing there.
     await produceToPartitions(topic, [5, 7, 4, 0]);
-    members.push(await startMember(groupId, topic));
-    await waitForStableGroup(groupId, topic, 1, 4);
-    members.push(await startMember(groupId, topic));
-    await waitForStableGroup(groupId, topic, 2, 4);
-    await eventually(
-      'offsets 5, 7, 4 committed',
-      () => committed(groupId, topic),
-      (offsets) => offsets.get(0) === '5' && offsets.get(1) === '7' && offsets.get(2) === '4',
-    );
+    try {
+      members.push(await startMember(groupId, topic));
+      await waitForStableGroup(groupId, topic, 1, 4);
+      members.push(await startMember(groupId, topic));
+      await waitForStableGroup(groupId, topic, 2, 4);
+      let last: Map<number, number> | undefined;
+      await waitFor(
+        () => `offsets 5, 7, 4 committed; last: ${JSON.stringify([...(last ?? [])])}`,
+        async () => {
+          last = await committedOffsets(groupId, topic);
+          return last.get(0) === 5 && last.get(1) === 7 && last.get(2) === 4;
+        },
+      );
+    } catch (error) {
+      await disconnectMembers();
+      throw error;
+    }
     // Paused members stay in the group (they heartbeat) but read and commit nothing more: lag appears.
     for (const member of members) member.consumer.pause([{ topic }]);
     await produceToPartitions(topic, [2, 3, 0, 1]);
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(members.map((member) => member.consumer.disconnect()));
+    return disconnectMembers;
   });
 
   it(
@@ -181,7 +187,7 @@ describe('inspect-group on a group with two members and committed offsets', () =
           .replaceAll('my-app3', groupId)
           .replaceAll('payment-done', topic)
           .replaceAll('localhost:9092', brokers.join(','));
-        return runCommand('sh', ['-c', adapted.replace(/^npm run /, 'npm run -s ')], env).then((result) => ({ command, ...result }));
+        return runCommand('sh', ['-c', adapted.replace(/^npm run /, 'npm run -s ')], { env }).then((result) => ({ command, ...result }));
       }),
     );
     for (const { command, code, stdout, stderr } of results) {
@@ -193,11 +199,7 @@ describe('inspect-group on a group with two members and committed offsets', () =
 
   it('shows an Empty group once its members have left: offsets still there, no owners, and the "no active members" line', async () => {
     await Promise.all(members.map((member) => member.consumer.disconnect()));
-    await eventually(
-      'group Empty',
-      () => describeGroupNow(groupId),
-      (group) => group.state === 'Empty',
-    );
+    await waitFor('group Empty', async () => (await describeGroupNow(groupId)).state === 'Empty');
 
     const [table, json, kafka] = await describeThreeWays(groupId);
     expect(kafka.code, kafka.stderr).toBe(0);

@@ -2,22 +2,21 @@
  * GET /groups/{groupId} through the real `serverless offline start`, against a real group with a member and
  * committed offsets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ConsumerGroupDocument } from '../lib/inspection/consumer-group-inspection';
 import {
   MEMBER_CLIENT_ID,
-  committed,
-  eventually,
   produceToPartitions,
   readmeInspectCommands,
-  runCommand,
   startMember,
   waitForStableGroup,
   type Member,
 } from './support/group-members';
 import { freePort } from './support/free-port';
-import { createTopic, testBrokers, uniqueName } from './support/kafka';
+import { committedOffsets, createTopic, testBrokers, uniqueName } from './support/kafka';
 import { startOffline, type Offline } from './support/offline';
+import { runCommand } from './support/processes';
+import { waitFor } from './support/wait';
 
 describe('GET /groups/{groupId} under serverless offline', () => {
   let offline: Offline;
@@ -33,11 +32,10 @@ describe('GET /groups/{groupId} under serverless offline', () => {
       (async () => {
         const started = await startMember(groupId, topic);
         await waitForStableGroup(groupId, topic, 1, 2);
-        await eventually(
-          'offsets 3 and 2 committed',
-          () => committed(groupId, topic),
-          (offsets) => offsets.get(0) === '3' && offsets.get(1) === '2',
-        );
+        await waitFor('offsets 3 and 2 committed', async () => {
+          const offsets = await committedOffsets(groupId, topic);
+          return offsets.get(0) === 3 && offsets.get(1) === 2;
+        });
         started.consumer.pause([{ topic }]);
         return started;
       })(),
@@ -114,15 +112,12 @@ describe('GET /groups/{groupId} under serverless offline', () => {
 });
 
 describe('GET /groups/{groupId} when Kafka cannot be reached', () => {
-  let offline: Offline | undefined;
-
-  afterAll(async () => {
-    await offline?.stop();
-  });
-
   it('answers 503 BROKER_UNAVAILABLE with Retry-After and no internals', async () => {
     const broker = `127.0.0.1:${await freePort()}`;
-    offline = await startOffline({ env: { KAFKA_BROKERS: broker } });
+    const offline = await startOffline({ env: { KAFKA_BROKERS: broker } });
+    onTestFinished(async () => {
+      await offline.stop();
+    });
     const response = await fetch(`${offline.baseUrl}/groups/my-app3`);
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');

@@ -4,8 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { TopicDescription } from '../lib/inspection/topic-inspection';
-import { produceToPartitions, runCommand } from './support/group-members';
+import { produceToPartitions } from './support/group-members';
 import { createTopic, testBrokers, uniqueName, withAdmin } from './support/kafka';
+import { runCommand } from './support/processes';
 
 function kafkaTool(tool: string, args: string[]) {
   return runCommand('npm', ['run', '-s', 'kafka', '--', tool, '--bootstrap-server', testBrokers().join(','), ...args]);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/free-port';
 import { uniqueName } from './support/kafka';
-import { startProcess } from './support/processes';
+import { runCommand } from './support/processes';
 import { serviceFile } from './support/offline-kafka';
 
 interface Attempt {
@@ -18,7 +18,7 @@ interface Attempt {
 async function attemptStart(fixture: string, env: NodeJS.ProcessEnv): Promise<Attempt> {
   const service = serviceFile(fixture);
   try {
-    const child = startProcess(
+    const { code, stdout, stderr } = await runCommand(
       'npx',
       [
         'serverless',
@@ -31,12 +31,9 @@ async function attemptStart(fixture: string, env: NodeJS.ProcessEnv): Promise<At
         '--lambdaPort',
         String(await freePort()),
       ],
-      { FORCE_COLOR: '0', ...env },
+      { env: { FORCE_COLOR: '0', ...env }, timeoutMs: 60_000 },
     );
-    const timer = setTimeout(() => void child.stop('SIGKILL'), 60_000);
-    const exit = await child.exited;
-    clearTimeout(timer);
-    return { exit, output: child.output() };
+    return { exit: code, output: stdout + stderr };
   } finally {
     service.remove();
   }

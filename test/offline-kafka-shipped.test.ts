@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/free-port';
 import { createTopic, uniqueName, withAdmin } from './support/kafka';
-import { REPO_ROOT, startProcess, type RunningProcess } from './support/processes';
-import { jsonLines, waitFor } from './support/offline-kafka';
+import { REPO_ROOT, jsonLines, runCommand, startProcess, type RunningProcess } from './support/processes';
+import { waitFor } from './support/wait';
 
 const NO_AWS_CREDENTIALS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '' };
 
@@ -19,13 +19,12 @@ describe('the shipped Kafka-triggered function', () => {
       'with topic, batch size, window, starting position and group',
     async () => {
       const workFolder = join('.esbuild', uniqueName('package'));
-      const child = startProcess('npx', ['serverless', 'package'], {
-        FORCE_COLOR: '0',
-        ESBUILD_WORK_FOLDER: workFolder,
-        ...NO_AWS_CREDENTIALS,
-      });
       try {
-        expect(await child.exited, child.output()).toBe(0);
+        const packaged = await runCommand('npx', ['serverless', 'package'], {
+          env: { FORCE_COLOR: '0', ESBUILD_WORK_FOLDER: workFolder, ...NO_AWS_CREDENTIALS },
+          timeoutMs: 180_000,
+        });
+        expect(packaged.code, packaged.stdout + packaged.stderr).toBe(0);
       } finally {
         rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
       }

@@ -3,7 +3,6 @@
  * the real `kafka-console-producer` (parse.key=true) and through lib/produce, and a real consumer reads
  * back where each landed.
  */
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
@@ -17,7 +16,7 @@ import {
   type PublishedRecord,
 } from '../lib/produce/publish';
 import { createTopic, readRecords, testBrokers, uniqueName } from './support/kafka';
-import { REPO_ROOT } from './support/processes';
+import { runCommand } from './support/processes';
 
 const KEYS = 1_200;
 const PARTITIONS = 10;
@@ -29,45 +28,27 @@ function randomKey(): string {
 }
 
 /** Runs `npm run kafka -- kafka-console-producer …` with lines on stdin; resolves when it exits 0. */
-function consoleProduce(topic: string, lines: string[]): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(
-      'npm',
-      [
-        'run',
-        '--silent',
-        'kafka',
-        '--',
-        'kafka-console-producer',
-        '--bootstrap-server',
-        testBrokers().join(','),
-        '--topic',
-        topic,
-        '--property',
-        'parse.key=true',
-        '--property',
-        'key.separator=\t',
-      ],
-      { cwd: REPO_ROOT, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`console producer did not finish in 60 s:\n${output}`));
-    }, 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise();
-      else reject(new Error(`console producer exited with ${code}:\n${output}`));
-    });
-    child.stdin.end(lines.map((line) => `${line}\n`).join(''));
-  });
+async function consoleProduce(topic: string, lines: string[]): Promise<void> {
+  const { code, stdout, stderr } = await runCommand(
+    'npm',
+    [
+      'run',
+      '--silent',
+      'kafka',
+      '--',
+      'kafka-console-producer',
+      '--bootstrap-server',
+      testBrokers().join(','),
+      '--topic',
+      topic,
+      '--property',
+      'parse.key=true',
+      '--property',
+      'key.separator=\t',
+    ],
+    { env: { LC_ALL: 'C.UTF-8' }, input: lines.map((line) => `${line}\n`).join(''), timeoutMs: 60_000 },
+  );
+  if (code !== 0) throw new Error(`console producer exited with ${code}:\n${stdout}${stderr}`);
 }
 
 describe("partitioning compared with Kafka's Java client", () => {

@@ -1,6 +1,6 @@
 /** lib/produce against the real broker: what a real consumer reads back, and offsets that do not move. */
 import { createServer, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../lib/config';
 import { BrokerUnavailableError, KafkaFunctionsError } from '../lib/errors';
 import { createKafka } from '../lib/kafka-client';
@@ -17,8 +17,9 @@ function record(fields: Partial<ProduceRecord> & { value: string }): ProduceReco
 function dependenciesFor(
   brokers: string[],
   options: Partial<Pick<PublishDependencies, 'partitioner' | 'timeoutMs'>> = {},
+  env: NodeJS.ProcessEnv = {},
 ): PublishDependencies {
-  const config = loadConfig({ KAFKA_BROKERS: brokers.join(','), KAFKA_CONNECTION_TIMEOUT_MS: '1000', KAFKA_RETRIES: '1' });
+  const config = loadConfig({ KAFKA_BROKERS: brokers.join(','), KAFKA_CONNECTION_TIMEOUT_MS: '1000', KAFKA_RETRIES: '1', ...env });
   return createPublishDependencies(createKafka(config.kafka), { partitioner: createDefaultPartitioner(), timeoutMs: 5_000, ...options });
 }
 
@@ -163,17 +164,22 @@ describe('publishing through lib/produce', () => {
   });
 
   it('writes nothing after answering BROKER_UNAVAILABLE at its deadline, even when Kafka answers late', async () => {
-    // Prepare: a topic lookup that answers only after the 300 ms deadline (a broker that is slow to come back).
+    // Prepare: a topic lookup that answers only after the request was answered at its 300 ms deadline
+    // (a broker that is slow to come back).
     const topic = await createTopic(uniqueName('produce-late'), 1);
     const late = dependenciesFor(testBrokers(), { timeoutMs: 300 });
     const lookup = late.topics.get.bind(late.topics);
+    let releaseLookup: () => void = () => undefined;
+    const released = new Promise<void>((resolveReleased) => {
+      releaseLookup = resolveReleased;
+    });
     let lookupAnswered: () => void = () => undefined;
     const answered = new Promise<void>((resolveAnswered) => {
       lookupAnswered = resolveAnswered;
     });
     late.topics.get = async (name: string) => {
       const info = await lookup(name);
-      await new Promise((resolveSlow) => setTimeout(resolveSlow, 600));
+      await released;
       lookupAnswered();
       return info;
     };
@@ -187,6 +193,7 @@ describe('publishing through lib/produce', () => {
     try {
       // Act
       const error = await rejection(publish({ topic, records: [record({ value: 'must not be written' })] }, late));
+      releaseLookup();
       await answered;
       await new Promise((resolveTurn) => setImmediate(resolveTurn));
 
@@ -232,15 +239,31 @@ describe('publishing when the broker cannot be reached', () => {
     await new Promise<void>((resolveListen) => silent.listen(0, '127.0.0.1', resolveListen));
     const address = silent.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
-    const hanging = dependenciesFor([`127.0.0.1:${address.port}`], { timeoutMs: 1_500 });
+    // kafkajs's own timeouts (10 s to connect, 5 s per request) are longer than the 1.5 s deadline, so only
+    // the deadline can answer.
+    const hanging = dependenciesFor([`127.0.0.1:${address.port}`], { timeoutMs: 1_500 }, { KAFKA_CONNECTION_TIMEOUT_MS: '10000' });
+    // The deadline runs on a fake clock: the window is exact whatever the machine's load. Date and
+    // intervals stay real; the socket to the silent broker is real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-      const started = Date.now();
-      const error = await rejection(publish({ topic: 'payment-done', records: [record({ value: 'x' })] }, hanging));
+      const publishing = rejection(publish({ topic: 'payment-done', records: [record({ value: 'x' })] }, hanging));
+      let settled = false;
+      void publishing.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      await vi.advanceTimersByTimeAsync(1_499);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const error = await publishing;
       expect(error).toBeInstanceOf(BrokerUnavailableError);
       expect(error.message).toBe('Kafka did not answer within 1500 ms');
-      expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
-      expect(Date.now() - started).toBeLessThan(2_500);
     } finally {
+      vi.useRealTimers();
       await closePublishDependencies(hanging);
       for (const socket of sockets) socket.destroy();
       await new Promise((resolveClose) => silent.close(resolveClose));

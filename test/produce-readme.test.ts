@@ -4,17 +4,13 @@
  * configured as the comment above the command says (`# with VAR=value npm start`). Printed answers in the
  * README (`# {…}` lines and the json block) must equal what the command prints.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, testBrokers, uniqueName } from './support/kafka';
 import type { Offline } from './support/offline';
 import { startOffline } from './support/offline';
-import { REPO_ROOT } from './support/processes';
-
-const run = promisify(execFile);
+import { REPO_ROOT, runCommand } from './support/processes';
 
 interface Snippet {
   command: string;
@@ -103,7 +99,8 @@ describe("the README's Produce section", () => {
     const outputs: string[] = [];
     for (const { command, env, expected } of commands) {
       const offline = command.startsWith('curl') ? offlines.get(envKey(env)) : undefined;
-      const { stdout } = await run('bash', ['-c', adapt(command, offline)], { cwd: REPO_ROOT, timeout: 60_000 });
+      const { code, stdout, stderr } = await runCommand('bash', ['-c', adapt(command, offline)]);
+      expect(code, `${command}\n${stderr}`).toBe(0);
       outputs.push(stdout);
       if (command.startsWith('curl')) {
         const answer = JSON.parse(stdout) as { results?: unknown; error?: unknown };

@@ -1,7 +1,11 @@
 /** Helpers for the consume tests: start members through the users' commands, read their JSON log lines. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
+import { onTestFinished } from 'vitest';
 import { jsonLines, startProcess, type LogLine, type RunningProcess } from './processes';
-import { testKafka, withAdmin } from './kafka';
+import { testKafka } from './kafka';
+import { waitFor } from './wait';
 
 export interface ProcessedRecord {
   partition: number;
@@ -17,26 +21,28 @@ export interface Member {
   process: RunningProcess;
 }
 
-/** `npm run consume -- --topic … --group … <args>` in its own process group. */
-export function startConsumeCli(name: string, topic: string, groupId: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Member {
-  return {
-    name,
-    process: startProcess('npm', ['run', '-s', 'consume', '--', '--topic', topic, '--group', groupId, ...args], {
-      FORCE_COLOR: '0',
-      ...env,
-    }),
-  };
+/**
+ * A member process started inside a test: killed when the test ends, however it ends. CONSUME_TEST_LOG_DIR=dir
+ * keeps every member's output there for a look after a failure.
+ */
+function memberOfTest(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Member {
+  const member = { name, process: startProcess(command, args, { FORCE_COLOR: '0', ...env }) };
+  onTestFinished(async () => {
+    await member.process.stop('SIGKILL', 5_000);
+    const dir = process.env.CONSUME_TEST_LOG_DIR;
+    if (dir !== undefined) writeFileSync(join(dir, `${name}.log`), member.process.output());
+  });
+  return member;
 }
 
-/** `npx serverless invoke local -f consume --data '{…}'` in its own process group. */
+/** `npm run consume -- --topic … --group … <args>` in its own process group, for the running test. */
+export function startConsumeCli(name: string, topic: string, groupId: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Member {
+  return memberOfTest(name, 'npm', ['run', '-s', 'consume', '--', '--topic', topic, '--group', groupId, ...args], env);
+}
+
+/** `npx serverless invoke local -f consume --data '{…}'` in its own process group, for the running test. */
 export function startConsumeInvoke(name: string, data: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Member {
-  return {
-    name,
-    process: startProcess('npx', ['serverless', 'invoke', 'local', '-f', 'consume', '--data', JSON.stringify(data)], {
-      FORCE_COLOR: '0',
-      ...env,
-    }),
-  };
+  return memberOfTest(name, 'npx', ['serverless', 'invoke', 'local', '-f', 'consume', '--data', JSON.stringify(data)], env);
 }
 
 /** Every JSON object line a member printed (Powertools writes INFO to stdout, WARN and ERROR to stderr). */
@@ -66,21 +72,6 @@ export function latestAssignment(member: Member, topic: string): number[] | unde
   return [...(assignment?.[topic] ?? [])].sort((a, b) => a - b);
 }
 
-/** Polls until check() returns a value that is not undefined, or fails after timeoutMs with describe(). */
-export async function waitUntil<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs: number,
-  describe: () => string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
-    await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
-  }
-}
-
 /** Waits until the members' latest assignments give each listed member exactly one partition, all distinct, covering `partitions`. */
 export function waitForOnePartitionEach(
   members: Member[],
@@ -88,7 +79,11 @@ export function waitForOnePartitionEach(
   partitions: number[],
   timeoutMs = 60_000,
 ): Promise<Map<string, number>> {
-  return waitUntil(
+  return waitFor(
+    () =>
+      members
+        .map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}\n${member.process.output().slice(-1500)}`)
+        .join('\n'),
     () => {
       const held = new Map<string, number>();
       for (const member of members) {
@@ -100,10 +95,6 @@ export function waitForOnePartitionEach(
       return covered.size === partitions.length && partitions.every((p) => covered.has(p)) ? held : undefined;
     },
     timeoutMs,
-    () =>
-      members
-        .map((member) => `${member.name}: ${JSON.stringify(latestAssignment(member, topic))}\n${member.process.output().slice(-1500)}`)
-        .join('\n'),
   );
 }
 
@@ -117,14 +108,6 @@ export async function produceKeyed(topic: string, count: number, keys: number, f
   } finally {
     await producer.disconnect();
   }
-}
-
-/** The group's committed offsets by partition (-1: none). */
-export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
-  return withAdmin(async (admin) => {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((offsets?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
-  });
 }
 
 /** The last summary a member logged ("group left" line). */

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel, type Consumer, type GroupDescription } from 'kafkajs';
-import { REPO_ROOT, startProcess } from './processes';
+import { REPO_ROOT, runCommand, type Finished } from './processes';
+import { waitFor } from './wait';
 import { testBrokers, testKafka, withAdmin } from './kafka';
 
 export const MEMBER_CLIENT_ID = 'inspect-test';
@@ -57,18 +58,6 @@ export async function produceToPartitions(topic: string, counts: number[]): Prom
   }
 }
 
-/** Polls until check passes (returns truthy), or fails with the last value after timeoutMs. */
-export async function eventually<T>(what: string, probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (check(last)) return last;
-    await new Promise((resolveWait) => setTimeout(resolveWait, 200));
-  }
-  throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-}
-
 export async function describeGroupNow(groupId: string): Promise<GroupDescription> {
   return withAdmin(async (admin) => {
     const { groups } = await admin.describeGroups([groupId]);
@@ -90,39 +79,17 @@ export function ownership(group: GroupDescription, topic: string): Map<string, n
 
 /** Waits until the group is Stable with `count` members that together own all `partitions` partitions. */
 export async function waitForStableGroup(groupId: string, topic: string, count: number, partitions: number): Promise<GroupDescription> {
-  return eventually(
-    `group ${groupId} Stable with ${count} members owning ${partitions} partitions`,
-    () => describeGroupNow(groupId),
-    (group) => {
-      if (group.state !== 'Stable' || group.members.length !== count) return false;
+  let last: GroupDescription | undefined;
+  return waitFor(
+    () => `group ${groupId} Stable with ${count} members owning ${partitions} partitions; last: ${JSON.stringify(last)}`,
+    async () => {
+      const group = await describeGroupNow(groupId);
+      last = group;
+      if (group.state !== 'Stable' || group.members.length !== count) return undefined;
       const owned = [...ownership(group, topic).values()];
-      return owned.every((list) => list.length > 0) && owned.flat().length === partitions;
+      return owned.every((list) => list.length > 0) && owned.flat().length === partitions && group;
     },
   );
-}
-
-/** Partition → committed offset ('-1' when none), from the broker. */
-export async function committed(groupId: string, topic: string): Promise<Map<number, string>> {
-  return withAdmin(async (admin) => {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((offsets?.partitions ?? []).map(({ partition, offset }) => [partition, offset]));
-  });
-}
-
-export interface Finished {
-  code: number | string;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end (bounded), e.g. `npm run -s inspect-group -- --json`. */
-export async function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<Finished> {
-  const child = startProcess(command, args, env);
-  const timer = setTimeout(() => void child.stop('SIGKILL'), timeoutMs);
-  const code = await child.exited;
-  clearTimeout(timer);
-  const stdout = child.stdout();
-  return { code, stdout, stderr: child.output().slice(stdout.length) };
 }
 
 /** Kafka's own kafka-consumer-groups, run through `npm run kafka --`. */
@@ -131,7 +98,7 @@ export function kafkaConsumerGroups(brokers: string[], args: string[]): Promise<
 }
 
 export function inspectGroup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
-  return runCommand('npm', ['run', '-s', 'inspect-group', '--', ...args], env);
+  return runCommand('npm', ['run', '-s', 'inspect-group', '--', ...args], { env });
 }
 
 /** The commands of the README's "Inspect the group" section (```sh blocks; comments and blank lines dropped). */

@@ -43,6 +43,14 @@ export async function createTopic(topic: string, numPartitions = 3, brokers: str
   return topic;
 }
 
+/** The group's committed offsets on the topic by partition (-1: none), from the broker. */
+export async function committedOffsets(groupId: string, topic: string, brokers: string[] = testBrokers()): Promise<Map<number, number>> {
+  return withAdmin(async (admin) => {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((offsets?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
+  }, brokers);
+}
+
 /** Partition → latest (log end) offset, as the broker reports it. */
 export async function endOffsets(topic: string, brokers: string[] = testBrokers()): Promise<Map<number, string>> {
   return withAdmin(async (admin) => {

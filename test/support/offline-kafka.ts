@@ -1,4 +1,4 @@
-/** Helpers for the offline-kafka plugin tests: service files, offline's JSON log lines, a TCP proxy, waiting. */
+/** Helpers for the offline-kafka plugin tests: service files, offline's JSON log lines, a TCP proxy. */
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -42,22 +42,6 @@ export function fixtureRecords(output: string, topic?: string): FixtureRecord[] 
   return jsonLines(output)
     .filter((line) => line.message === 'fixture record' && (topic === undefined || line.topic === topic))
     .map((line) => line as unknown as FixtureRecord);
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or fails after timeoutMs with `what`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }
 
 /** A TCP proxy on `port` to `target` (host:port): a bootstrap address that can be down, then up. */

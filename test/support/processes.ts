@@ -1,5 +1,6 @@
 /** Starting the commands users run (npm scripts, serverless) as real processes and waiting on their output. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -19,13 +20,19 @@ export interface RunningProcess {
 
 /**
  * Starts a command in its own process group (so a stop reaches npm's children too), with the test's
- * KAFKA_BROKERS in its environment.
+ * KAFKA_BROKERS in its environment. `env` is laid over the test's environment; a variable set to undefined
+ * there is left out (spawn skips undefined values).
  */
 export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     detached: true,
+  });
+  // A command that is not installed is an exit like any other, reported with its reason.
+  let spawnError = '';
+  child.on('error', (error) => {
+    spawnError = `${error.message}\n`;
   });
   let stdout = '';
   let stderr = '';
@@ -46,12 +53,16 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
       resolveExit(code ?? signal ?? 'unknown');
       notify();
     });
+    child.on('error', () => {
+      resolveExit('spawn failed');
+      notify();
+    });
   });
   let exitValue: number | string | undefined;
   void exited.then((value) => {
     exitValue = value;
   });
-  const output = () => stdout + stderr;
+  const output = () => stdout + stderr + spawnError;
 
   const waitForOutput = (pattern: RegExp, timeoutMs = 60_000) =>
     new Promise<RegExpMatchArray>((resolveMatch, reject) => {
@@ -102,6 +113,34 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
   };
 
   return { child, output, stdout: () => stdout, waitForOutput, exited, stop };
+}
+
+export interface Finished {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Laid over the test's environment; undefined leaves a variable out. */
+  env?: NodeJS.ProcessEnv;
+  /** Written to the command's standard input, which is then closed (closed empty when not given). */
+  input?: string;
+  /** The command is killed (SIGKILL to its process group) after this long. */
+  timeoutMs?: number;
+}
+
+/** Runs a command to its end (bounded), e.g. `npm run -s inspect-group -- --json`, and returns its exit and output. */
+export async function runCommand(command: string, args: string[], options: RunOptions = {}): Promise<Finished> {
+  const child = startProcess(command, args, options.env);
+  child.child.stdin.end(options.input ?? '');
+  const timer = setTimeout(() => void child.stop('SIGKILL'), options.timeoutMs ?? 60_000);
+  const code = await child.exited;
+  // 'exit' can come before the last output: wait until both streams are closed.
+  await Promise.all([child.child.stdout, child.child.stderr].map((stream) => (stream.closed ? undefined : once(stream, 'close'))));
+  clearTimeout(timer);
+  const stdout = child.stdout();
+  return { code, stdout, stderr: child.output().slice(stdout.length) };
 }
 
 export type LogLine = Record<string, unknown> & { message?: unknown };
