@@ -12,11 +12,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { jvmNodes } from '../scripts/local-kafka/jvm-broker';
 import { clusterDir } from '../scripts/local-kafka/paths';
 import { processAlive, run } from '../scripts/local-kafka/processes';
-import { processed, startConsumeCli, waitForOnePartitionEach, waitUntil, type Member } from './support/consume';
+import { processed, startConsumeCli, waitForOnePartitionEach, type Member } from './support/consume';
 import { freePortRun } from './support/free-port';
 import { uniqueName, withAdmin } from './support/kafka';
 import { startOffline, type Offline } from './support/offline';
 import { REPO_ROOT } from './support/processes';
+import { waitFor } from './support/wait';
 
 const TOPIC = 'payment-done';
 
@@ -118,10 +119,10 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
     };
     const clients = [client(), client(), client()];
     const okAfter = (since: number) => answers.filter((answer) => answer.status === 200 && answer.sentAt >= since).length;
-    await waitUntil(
-      () => (okAfter(0) >= 30 ? true : undefined),
-      60_000,
+    await waitFor(
       () => `acked ${acked.size}: ${JSON.stringify(answers.slice(-5))}`,
+      () => okAfter(0) >= 30,
+      60_000,
     );
 
     // The victim: the broker leading most of payment-done's partitions.
@@ -136,15 +137,16 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
     const ledBefore = before.filter(({ leader }) => leader === victim).map(({ partition }) => partition);
     const killedAt = Date.now();
     process.kill(victimPid, 'SIGKILL');
-    await waitUntil(
-      () => (processAlive(victimPid) ? undefined : true),
-      10_000,
+    await waitFor(
       () => `pid ${victimPid} still alive`,
+      () => !processAlive(victimPid),
+      10_000,
     );
 
     // Leaders move to the two brokers left, as `npm run inspect-topic` shows.
     type Inspected = { partitions: { partition: number; leader: number | null; isr: number[] }[] };
-    const moved = await waitUntil(
+    const moved = await waitFor(
+      () => `leaders still on ${victim}`,
       async () => {
         const inspected = await npm(['inspect-topic', '--', TOPIC, '--json'], { ...env(), ...clusterEnv }, 60_000);
         if (inspected.code !== 0) return undefined;
@@ -152,7 +154,6 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
         return topic.partitions.every(({ leader }) => leader !== null && leader !== victim) ? topic : undefined;
       },
       90_000,
-      () => `leaders still on ${victim}`,
     );
     const leadersMovedAt = Date.now();
     for (const { partition, leader, isr } of moved.partitions) {
@@ -161,7 +162,8 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
     }
 
     // /produce recovers by itself: 30 answers of 200 in a row, all partitions written, after the last failure.
-    const recovered = await waitUntil(
+    const recovered = await waitFor(
+      () => `no recovery: ${JSON.stringify(answers.slice(-5))}`,
       () => {
         const failures = answers.filter((answer) => answer.status !== 200);
         const lastFailure = failures[failures.length - 1];
@@ -169,20 +171,19 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
         return okAfter(since) >= 30 && Date.now() > leadersMovedAt ? since : undefined;
       },
       90_000,
-      () => `no recovery: ${JSON.stringify(answers.slice(-5))}`,
     );
 
     // kafka:up starts the killed node again; it rejoins the ISR of every partition.
     const restart = await npm(['kafka:up'], env());
     expect(restart.code, restart.stdout + restart.stderr).toBe(0);
     expect(restart.stdout).toContain(`restarting node ${victim} (the others run)`);
-    const rejoined = await waitUntil(
+    const rejoined = await waitFor(
+      () => `node ${victim} not back in every ISR`,
       async () => {
         const now = await partitions();
         return now.every(({ isr }) => isr.length === 3) ? now : undefined;
       },
       120_000,
-      () => `node ${victim} not back in every ISR`,
     );
     const rejoinedAt = Date.now();
     expect(rejoined.map(({ isr }) => isr)).toEqual([
@@ -191,10 +192,10 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
       [1, 2, 3],
     ]);
     const afterRejoin = okAfter(rejoinedAt);
-    await waitUntil(
-      () => (okAfter(rejoinedAt) >= afterRejoin + 15 ? true : undefined),
-      60_000,
+    await waitFor(
       () => 'no 200 after the rejoin',
+      () => okAfter(rejoinedAt) >= afterRejoin + 15,
+      60_000,
     );
     producing = false;
     await Promise.all(clients);
@@ -232,16 +233,16 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
     expect(lost).toEqual([]);
 
     // … and by the three members of the group, which carried on through the failover.
-    await waitUntil(
+    await waitFor(
+      () => {
+        const seen = new Set(members.flatMap((member) => processed(member).map(({ value }) => value)));
+        return `members missed ${[...acked].filter((value) => !seen.has(value)).length} of ${acked.size}`;
+      },
       () => {
         const seen = new Set(members.flatMap((member) => processed(member).map(({ value }) => value)));
         return [...acked].every((value) => seen.has(value)) ? true : undefined;
       },
       90_000,
-      () => {
-        const seen = new Set(members.flatMap((member) => processed(member).map(({ value }) => value)));
-        return `members missed ${[...acked].filter((value) => !seen.has(value)).length} of ${acked.size}`;
-      },
     );
 
     const unavailable = answers.filter((answer) => answer.status === 503).length;
