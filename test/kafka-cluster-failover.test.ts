@@ -45,6 +45,11 @@ interface PartitionState {
   isr: number[];
 }
 
+/** Seconds from `since` to when an answer came, one decimal. */
+function seconds(answer: { answeredAt: number } | undefined, since: number): string {
+  return answer === undefined ? '?' : ((answer.answeredAt - since) / 1000).toFixed(1);
+}
+
 interface Answer {
   seq: number;
   status: number;
@@ -245,11 +250,15 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
       90_000,
     );
 
-    const unavailable = answers.filter((answer) => answer.status === 503).length;
+    const unavailable = answers.filter((answer) => answer.status === 503);
+    const span =
+      unavailable.length === 0
+        ? 'none'
+        : `answered ${seconds(unavailable[0], killedAt)}-${seconds(unavailable.at(-1), killedAt)} s after the kill`;
     console.log(
       `[failover] killed node ${victim} (led partitions ${ledBefore.join(',')}): acked ${acked.size}, lost ${lost.length}, ` +
-        `503s ${unavailable}, leaders moved after ${((leadersMovedAt - killedAt) / 1000).toFixed(1)} s, ` +
-        `/produce recovered after ${((recovered - killedAt) / 1000).toFixed(1)} s, ` +
+        `503s ${unavailable.length} (${span}), leaders moved (seen by inspect-topic) after ${((leadersMovedAt - killedAt) / 1000).toFixed(1)} s, ` +
+        `/produce answered only 200 from ${((recovered - killedAt) / 1000).toFixed(1)} s on, ` +
         `rejoined every ISR ${((rejoinedAt - killedAt) / 1000).toFixed(1)} s after the kill; ` +
         `${total} records in the topic (${total - acked.size} from requests not answered 200 or retried)`,
     );
