@@ -257,7 +257,8 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
         : `answered ${seconds(unavailable[0], killedAt)}-${seconds(unavailable.at(-1), killedAt)} s after the kill`;
     console.log(
       `[failover] killed node ${victim} (led partitions ${ledBefore.join(',')}): acked ${acked.size}, lost ${lost.length}, ` +
-        `503s ${unavailable.length} (${span}), leaders moved (seen by inspect-topic) after ${((leadersMovedAt - killedAt) / 1000).toFixed(1)} s, ` +
+        `503s ${unavailable.length} (${span}), ` +
+        `leaders moved (seen by inspect-topic) after ${((leadersMovedAt - killedAt) / 1000).toFixed(1)} s, ` +
         `/produce answered only 200 from ${((recovered - killedAt) / 1000).toFixed(1)} s on, ` +
         `rejoined every ISR ${((rejoinedAt - killedAt) / 1000).toFixed(1)} s after the kill; ` +
         `${total} records in the topic (${total - acked.size} from requests not answered 200 or retried)`,
