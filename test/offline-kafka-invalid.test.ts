@@ -41,7 +41,16 @@ async function attemptStart(fixture: string, env: NodeJS.ProcessEnv): Promise<At
 
 describe('offline start with an invalid Kafka event', () => {
   const missingTopic = uniqueName('ok-missing');
-  const cases = ['batchSize', 'startingPosition', 'atTimestamp', 'filterPatterns'] as const;
+  const cases = [
+    'batchSize',
+    'startingPosition',
+    'atTimestamp',
+    'filterPatterns',
+    'retries',
+    'recordAge',
+    'destinationIsSource',
+    'noPollers',
+  ] as const;
   const attempts = new Map<string, Promise<Attempt>>();
 
   beforeAll(() => {
@@ -75,6 +84,38 @@ describe('offline start with an invalid Kafka event', () => {
     const output = await failure('schema');
     expect(output).toContain("'functions.zeroBatch.events.0.msk.batchSize': must be >= 1");
     expect(output).toContain("'functions.earliest.events.0.kafka.startingPosition': must be equal to one of the allowed values");
+  });
+
+  it('stops on a maximumRecordAgeInSeconds under 60, naming the function and field (osls schema, with the added fields)', async () => {
+    // osls words an anyOf failure (-1, or 60..604800) as "unsupported integer format".
+    expect(await failure('schema')).toContain(
+      "'functions.youngRecords.events.0.msk.maximumRecordAgeInSeconds': unsupported integer format",
+    );
+  });
+
+  it('stops on maximumRetryAttempts over 10000 when the schema check only warns', async () => {
+    expect(await failure('retries')).toContain(
+      'functions.invalid.events[0].msk.maximumRetryAttempts: expected -1 (infinite) or a whole number from 0 to 10000, got 10001',
+    );
+  });
+
+  it('stops on maximumRecordAgeInSeconds under 60 when the schema check only warns', async () => {
+    expect(await failure('recordAge')).toContain(
+      'functions.invalid.events[0].msk.maximumRecordAgeInSeconds: ' +
+        'expected -1 (infinite) or a whole number of seconds from 60 to 604800, got 30',
+    );
+  });
+
+  it('stops on the source topic as on-failure destination, which AWS refuses', async () => {
+    expect(await failure('destinationIsSource')).toContain(
+      'functions.invalid.events[0].msk.onFailureDestination: kafka://payment-done is the source topic',
+    );
+  });
+
+  it('stops on an error-handling control without provisionedPollerConfig, as AWS offers them only in provisioned mode', async () => {
+    expect(await failure('noPollers')).toContain(
+      'functions.invalid.events[0].msk.functionResponseType: AWS offers the Kafka error-handling controls only in provisioned mode',
+    );
   });
 
   it('stops on batchSize 0 when the schema check only warns (the plugin checks it too)', async () => {

@@ -7,7 +7,13 @@
 import { TOPIC_NAME, type Config } from '../../../lib/config';
 import type { EventSourceSpec } from '../../../lib/consumer/lambda-event';
 import type { StartingPosition } from '../../../lib/consumer/group-member';
-import { KafkaFunctionsError } from '../../../lib/errors';
+import {
+  AWS_DEFAULT_ERROR_HANDLING,
+  checkErrorHandling,
+  parseFailureDestination,
+  type ErrorHandling,
+} from '../../../lib/consumer/delivery-policy';
+import { errorMessage, KafkaFunctionsError } from '../../../lib/errors';
 import { compileFilterPatterns, FilterPatternError, type CompiledFilter } from './filter-patterns';
 
 /** The parts of osls's Service this plugin reads. */
@@ -40,6 +46,8 @@ export interface MappingSpec {
   enabled: boolean;
   filter: CompiledFilter | undefined;
   members: number;
+  /** AWS's error-handling controls for this event, AWS's defaults where unset. */
+  errorHandling: ErrorHandling;
 }
 
 /** Plugin settings from `custom.offlineKafka` (all optional). */
@@ -75,7 +83,7 @@ const SETTINGS_KEY = 'offlineKafka';
 
 type Fields = Record<string, unknown>;
 
-function isRecord(value: unknown): value is Fields {
+export function isRecord(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -176,6 +184,93 @@ function readStartingPosition(event: Fields, path: string, functionKey: string):
   }
 }
 
+/** The event fields of AWS's Kafka error-handling controls, and the ErrorHandling key each sets. */
+export const ERROR_HANDLING_FIELDS = {
+  maximumRetryAttempts: 'maximumRetryAttempts',
+  maximumRecordAgeInSeconds: 'maximumRecordAgeInSeconds',
+  bisectBatchOnFunctionError: 'bisectBatchOnFunctionError',
+  functionResponseType: 'reportBatchItemFailures',
+  onFailureDestination: 'onFailure',
+} as const satisfies Record<string, keyof ErrorHandling>;
+
+/** The controls AWS offers only with provisioned pollers (its console shows them under provisioned mode). */
+const PROVISIONED_ONLY = ['maximumRetryAttempts', 'maximumRecordAgeInSeconds', 'bisectBatchOnFunctionError', 'functionResponseType'];
+
+/** A number (`${env:X, '3'}` resolves to a string); the range is checkErrorHandling's. */
+function readNumber(value: unknown, field: string, fallback: number, functionKey: string): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) return Number(value);
+  throw new InvalidKafkaEventError(field, `expected a whole number, got ${JSON.stringify(value)}`, functionKey);
+}
+
+/**
+ * The event's error-handling controls with AWS's defaults and limits. A value out of AWS's range, a
+ * destination that is not `kafka://<topic>` or an SQS/SNS/S3 ARN, the source topic as destination, or a
+ * control AWS offers only in provisioned mode set without `provisionedPollerConfig` is an
+ * InvalidKafkaEventError naming the field.
+ */
+export function readErrorHandling(event: Fields, path: string, functionKey: string, topic: string): ErrorHandling {
+  const defaults = AWS_DEFAULT_ERROR_HANDLING;
+  const responseType = event.functionResponseType;
+  if (responseType !== undefined && responseType !== null && responseType !== 'ReportBatchItemFailures') {
+    throw new InvalidKafkaEventError(
+      `${path}.functionResponseType`,
+      `expected ReportBatchItemFailures, got ${JSON.stringify(responseType)}`,
+      functionKey,
+    );
+  }
+  let onFailure: ErrorHandling['onFailure'];
+  const destination = event.onFailureDestination;
+  if (destination !== undefined && destination !== null) {
+    if (typeof destination !== 'string') {
+      throw new InvalidKafkaEventError(`${path}.onFailureDestination`, 'expected kafka://<topic> or an SQS, SNS or S3 ARN', functionKey);
+    }
+    try {
+      onFailure = parseFailureDestination(destination);
+    } catch (error) {
+      throw new InvalidKafkaEventError(`${path}.onFailureDestination`, errorMessage(error), functionKey);
+    }
+  }
+  const settings: ErrorHandling = {
+    maximumRetryAttempts: readNumber(
+      event.maximumRetryAttempts,
+      `${path}.maximumRetryAttempts`,
+      defaults.maximumRetryAttempts,
+      functionKey,
+    ),
+    maximumRecordAgeInSeconds: readNumber(
+      event.maximumRecordAgeInSeconds,
+      `${path}.maximumRecordAgeInSeconds`,
+      defaults.maximumRecordAgeInSeconds,
+      functionKey,
+    ),
+    bisectBatchOnFunctionError: readBoolean(
+      event.bisectBatchOnFunctionError,
+      `${path}.bisectBatchOnFunctionError`,
+      defaults.bisectBatchOnFunctionError,
+      functionKey,
+    ),
+    reportBatchItemFailures: responseType === 'ReportBatchItemFailures',
+    onFailure,
+  };
+  const problem = checkErrorHandling(settings, topic);
+  if (problem !== undefined) {
+    const field = Object.entries(ERROR_HANDLING_FIELDS).find(([, key]) => key === problem.field)?.[0] ?? problem.field;
+    throw new InvalidKafkaEventError(`${path}.${field}`, problem.message, functionKey);
+  }
+  const provisionedOnly = PROVISIONED_ONLY.find((field) => event[field] !== undefined && event[field] !== null);
+  if (provisionedOnly !== undefined && !isRecord(event.provisionedPollerConfig)) {
+    throw new InvalidKafkaEventError(
+      `${path}.${provisionedOnly}`,
+      'AWS offers the Kafka error-handling controls only in provisioned mode: ' +
+        'add provisionedPollerConfig (minimumPollers, maximumPollers) to this event',
+      functionKey,
+    );
+  }
+  return settings;
+}
+
 const MSK_FIELDS = [
   'arn',
   'topic',
@@ -188,6 +283,7 @@ const MSK_FIELDS = [
   'consumerGroupId',
   'filterPatterns',
   'provisionedPollerConfig',
+  ...Object.keys(ERROR_HANDLING_FIELDS),
 ];
 const KAFKA_FIELDS = [
   'accessConfigurations',
@@ -198,10 +294,10 @@ const KAFKA_FIELDS = [
   'enabled',
   'startingPosition',
   'startingPositionTimestamp',
-  'onFailureDestination',
   'consumerGroupId',
   'filterPatterns',
   'provisionedPollerConfig',
+  ...Object.keys(ERROR_HANDLING_FIELDS),
 ];
 
 function readMapping(
@@ -231,6 +327,7 @@ function readMapping(
       : readWholeNumber(event.maximumBatchingWindow, `${path}.maximumBatchingWindow`, 0, 0, MAX_WINDOW_SECONDS, functionKey);
   const enabled = readBoolean(event.enabled, `${path}.enabled`, true, functionKey);
   const startingPosition = readStartingPosition(event, path, functionKey);
+  const errorHandling = readErrorHandling(event, path, functionKey, topic);
 
   const definition = service.getFunction(functionKey);
   const functionName = definition.name ?? `${service.service}-${service.provider.stage ?? 'dev'}-${functionKey}`;
@@ -316,7 +413,41 @@ function readMapping(
     enabled: enabled && settings.enabled,
     filter,
     members,
+    errorHandling,
   };
+}
+
+export interface KafkaEventEntry {
+  functionKey: string;
+  index: number;
+  eventType: KafkaEventType;
+  /** `functions.<fn>.events[<i>].<type>` */
+  path: string;
+  /** As written (not yet validated). */
+  event: unknown;
+}
+
+/** Every `msk` / `kafka` event of the service, in the order serverless.yml lists them. */
+export function kafkaEvents(service: ServiceView): KafkaEventEntry[] {
+  const entries: KafkaEventEntry[] = [];
+  for (const functionKey of service.getAllFunctions()) {
+    const events = service.getFunction(functionKey).events ?? [];
+    events.forEach((entry, index) => {
+      if (!isRecord(entry)) return;
+      for (const eventType of ['msk', 'kafka'] as const) {
+        if (eventType in entry) {
+          entries.push({
+            functionKey,
+            index,
+            eventType,
+            path: `functions.${functionKey}.events[${index}].${eventType}`,
+            event: entry[eventType],
+          });
+        }
+      }
+    });
+  }
+  return entries;
 }
 
 /**
@@ -326,16 +457,9 @@ function readMapping(
  */
 export function readMappings(service: ServiceView, config: Config): MappingSpec[] {
   const settings = readPluginSettings(service.custom);
-  const mappings: MappingSpec[] = [];
-  for (const functionKey of service.getAllFunctions()) {
-    const events = service.getFunction(functionKey).events ?? [];
-    events.forEach((entry, index) => {
-      if (!isRecord(entry)) return;
-      for (const eventType of ['msk', 'kafka'] as const) {
-        if (eventType in entry) mappings.push(readMapping(service, config, settings, functionKey, index, eventType, entry[eventType]));
-      }
-    });
-  }
+  const mappings = kafkaEvents(service).map(({ functionKey, index, eventType, event }) =>
+    readMapping(service, config, settings, functionKey, index, eventType, event),
+  );
   const byGroup = new Map<string, MappingSpec>();
   for (const mapping of mappings.filter((candidate) => candidate.enabled)) {
     const other = byGroup.get(mapping.groupId);

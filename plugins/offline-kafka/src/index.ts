@@ -8,6 +8,10 @@
  *   offline:start:init  (before offline's)  validate every event; a bad one stops the start, naming it;
  *   offline:start:ready (before offline's)  HTTP is up: start the mappings in the background;
  *   offline:start:end   (before offline's)  Ctrl-C/SIGTERM: members finish their batch, commit, leave.
+ *
+ * It also declares the event settings it adds to osls's `msk`/`kafka` schemas (event-schema.ts), and on
+ * `serverless package` checks them before bundling and writes them into the compiled template
+ * (cloudformation.ts).
  */
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../../../lib/config';
@@ -15,12 +19,16 @@ import { createKafka } from '../../../lib/kafka-client';
 import { logger as sharedLogger } from '../../../lib/logger';
 import { errorMessage } from '../../../lib/errors';
 import { InvalidKafkaEventError, readMappings, readPluginSettings, type MappingSpec, type ServiceView } from './event-config';
+import { checkKafkaEvents, compileErrorHandling, type CompiledTemplate } from './cloudformation';
+import { defineKafkaEventProperties, type ConfigSchemaHandler } from './event-schema';
 import { EventSourceMapping } from './event-source-mapping';
 import { OfflineRunner, runnerOptions } from './offline-runner';
 
 interface Serverless {
-  service: ServiceView;
+  service: ServiceView & { provider: { compiledCloudFormationTemplate?: CompiledTemplate } };
   classes?: { Error?: new (message: string, code?: string) => Error };
+  configSchemaHandler?: ConfigSchemaHandler;
+  getProvider?: (name: 'aws') => { naming: { getLambdaLogicalId(functionKey: string): string } } | undefined;
 }
 
 /** How long Ctrl-C waits for members to finish their batch and leave before offline exits anyway. */
@@ -43,6 +51,7 @@ export default class OfflineKafkaPlugin {
   constructor(serverless: Serverless, cliOptions: Record<string, unknown> = {}) {
     this.#serverless = serverless;
     this.#cliOptions = cliOptions;
+    defineKafkaEventProperties(serverless.configSchemaHandler);
     this.hooks = {
       // Before offline's init, and before serverless-esbuild's watchers start when listed before it.
       'before:offline:start:init': () => this.#init(),
@@ -54,6 +63,9 @@ export default class OfflineKafkaPlugin {
       // its own; the mappings start, but leaving the group on Ctrl-C is only best effort there.
       'before:offline:start': () => this.#init(),
       'offline:start': () => this.#startWithoutLifecycle(),
+      // `serverless package` / `deploy`: refuse bad settings before bundling, then complete the template.
+      'before:package:createDeploymentArtifacts': async () => this.#checkForPackage(),
+      'after:package:compileEvents': async () => this.#compileForPackage(),
     };
   }
 
@@ -69,6 +81,25 @@ export default class OfflineKafkaPlugin {
         : `offline-kafka: ${errorMessage(error)}`;
     if (ServerlessError !== undefined) throw new ServerlessError(message, 'OFFLINE_KAFKA_INVALID_EVENT');
     throw new Error(message);
+  }
+
+  #checkForPackage(): void {
+    try {
+      checkKafkaEvents(this.#serverless.service);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #compileForPackage(): void {
+    const template = this.#serverless.service.provider.compiledCloudFormationTemplate;
+    const naming = this.#serverless.getProvider?.('aws')?.naming;
+    if (template === undefined || naming === undefined) return;
+    try {
+      compileErrorHandling(this.#serverless.service, template, (functionKey) => naming.getLambdaLogicalId(functionKey));
+    } catch (error) {
+      this.#fail(error);
+    }
   }
 
   async #init(): Promise<void> {
