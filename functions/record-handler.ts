@@ -1,53 +1,66 @@
 /**
- * The record handler: the function you edit. It receives records exactly as AWS Lambda hands them to a
- * function triggered by an `msk` or `kafka` event (batches keyed "<topic>-<partition>", key and value
- * base64), so the same file deploys to Lambda unchanged. Here it logs one line per record.
+ * The record handler: the function you edit. AWS Lambda (locally: `npm start`, `npm run consume`) gives it
+ * a batch of Kafka records; Powertools' kafkaConsumer decodes each (value as JSON, else text), so the same
+ * file deploys to Lambda unchanged.
  *
- * Throwing fails the whole batch: nothing of it is committed and it is delivered again (see README,
- * "Consume: the three terminals").
+ * A record it cannot process goes into `batchItemFailures` instead of failing the batch: Lambda commits
+ * the records before it and delivers it, and those after it in its partition, again (serverless.yml,
+ * `functionResponseType: ReportBatchItemFailures`). Throwing fails the whole batch.
  */
+import { kafkaConsumer, SchemaType } from '@aws-lambda-powertools/kafka';
+import type { ConsumerRecord, MSKEvent as PowertoolsKafkaEvent } from '@aws-lambda-powertools/kafka/types';
 import type { Context, MSKEvent, SelfManagedKafkaEvent } from 'aws-lambda';
-import { logger } from '../lib/logger';
 import type { ConsumerIdentity } from '../lib/consumer/consume-session';
+import { errorMessage } from '../lib/errors';
+import { logger } from '../lib/logger';
 
 export type KafkaBatchEvent = MSKEvent | SelfManagedKafkaEvent;
-
-/** Who consumes: the group and, when run by this project's group member, the member id. */
 export type { ConsumerIdentity };
 
-const VALUE_LOG_LIMIT = 200;
+/** A payment-done value: JSON such as {"amount": 42}, or plain text as the quickstart sends ("paid 42"). */
+export type Payment = { amount: number } | string;
 
-function decode(base64: string | undefined | null): string | null {
-  if (base64 === undefined || base64 === null) return null;
-  const text = Buffer.from(base64, 'base64').toString('utf8');
-  return text.length > VALUE_LOG_LIMIT ? `${text.slice(0, VALUE_LOG_LIMIT)}…` : text;
+/** Lambda's partial batch response for Kafka: each failed record by "<topic>-<partition>" and offset. */
+export interface KafkaBatchResponse {
+  batchItemFailures: { itemIdentifier: { partition: string; offset: number } }[];
 }
 
-/** Processes one batch; returns how many records it handled. */
-export async function processRecords(event: KafkaBatchEvent, identity: ConsumerIdentity = {}): Promise<number> {
-  let count = 0;
-  for (const records of Object.values(event.records)) {
-    for (const record of records) {
-      logger.info('record processed', {
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        key: decode(record.key),
-        value: decode(record.value),
-        groupId: identity.groupId,
-        memberId: identity.memberId,
-      });
-      count += 1;
-    }
-  }
-  return count;
+function readPayment(value: unknown): Payment {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && 'amount' in value && typeof value.amount === 'number') return { amount: value.amount };
+  throw new Error(`not a payment: ${JSON.stringify(value) ?? 'no value'}`);
 }
 
-/**
- * The Lambda entry point (an `msk`/`kafka` event in serverless.yml points here). Lambda does not say
- * which consumer group delivered the batch; KAFKA_CONSUMER_GROUP_ID may name it for the logs.
- */
-export const handler = async (event: KafkaBatchEvent, _context?: Context): Promise<{ processed: number }> => {
-  const processed = await processRecords(event, { groupId: process.env.KAFKA_CONSUMER_GROUP_ID });
-  return { processed };
-};
+/** The work for one record. */
+function processRecord(record: ConsumerRecord<string | undefined, unknown>, identity: ConsumerIdentity): void {
+  const payment = readPayment(record.value);
+  const { topic, partition, offset, key } = record;
+  logger.info('record processed', { topic, partition, offset, key, value: payment, ...identity });
+}
+
+/** Processes one batch; the records it could not process are in `batchItemFailures`. */
+export async function processRecords(event: KafkaBatchEvent, identity: ConsumerIdentity = {}): Promise<KafkaBatchResponse> {
+  const response: KafkaBatchResponse = { batchItemFailures: [] };
+  const consume = kafkaConsumer<string | undefined, unknown>(
+    async ({ records }) => {
+      for (const record of records) {
+        try {
+          processRecord(record, identity);
+        } catch (error) {
+          const { topic, partition, offset } = record;
+          logger.warn('record failed', { topic, partition, offset, error: errorMessage(error), ...identity });
+          response.batchItemFailures.push({ itemIdentifier: { partition: `${topic}-${partition}`, offset } });
+        }
+      }
+    },
+    { value: { type: SchemaType.JSON } },
+  );
+  // Powertools types the event as MSK's with schema metadata; a self-managed or schema-less event has the
+  // same records, and the context is only handed on to the function above, which does not read it.
+  await consume(event as PowertoolsKafkaEvent, {} as Context);
+  return response;
+}
+
+/** The Lambda entry point. Lambda does not say which consumer group delivered the batch: KAFKA_CONSUMER_GROUP_ID may. */
+export const handler = (event: KafkaBatchEvent): Promise<KafkaBatchResponse> =>
+  processRecords(event, { groupId: process.env.KAFKA_CONSUMER_GROUP_ID });

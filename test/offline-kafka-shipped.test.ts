@@ -16,7 +16,7 @@ const NO_AWS_CREDENTIALS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', A
 describe('the shipped Kafka-triggered function', () => {
   it(
     'packages with no AWS credentials into an AWS::Lambda::EventSourceMapping ' +
-      'with topic, batch size, window, starting position and group',
+      'with topic, batch size, window, starting position, group and error handling',
     async () => {
       const workFolder = join('.esbuild', uniqueName('package'));
       try {
@@ -41,6 +41,9 @@ describe('the shipped Kafka-triggered function', () => {
         MaximumBatchingWindowInSeconds: 1,
         StartingPosition: 'TRIM_HORIZON',
         AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'payment-done-record-handler' },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRetryAttempts: -1,
+        ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 2 },
       });
     },
   );
