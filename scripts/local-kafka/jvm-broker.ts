@@ -88,8 +88,8 @@ export function runningJvmBrokerPid(port: number): number | undefined {
 function writeConfig(node: JvmNode, nodes: JvmNode[]): void {
   const { paths } = node;
   const count = nodes.length;
-  // A cluster replicates everything three ways (at most) and, like MSK's defaults for three or more
-  // brokers, acknowledges a write with acks=all once two replicas have it.
+  // A cluster replicates everything three ways (default.replication.factor=3 is also MSK's default for a
+  // cluster in three Availability Zones) and acknowledges a write with acks=all once two replicas have it.
   const replication = Math.min(3, count);
   const minInsync = count >= 3 ? 2 : 1;
   mkdirSync(paths.dir, { recursive: true });

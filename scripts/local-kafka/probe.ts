@@ -133,7 +133,7 @@ export async function ensureTutorialTopics(brokers: string[]): Promise<string[]>
     const { brokers: members } = await admin.describeCluster();
     const replicationFactor = Math.min(3, members.length);
     // Three replicas, and a write with acks=all needs two of them: one broker may be lost without losing
-    // an acknowledged record or refusing writes (MSK's defaults for three brokers or more).
+    // an acknowledged record or refusing writes.
     const configEntries = replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : [];
     await admin.createTopics({
       topics: missing.map(({ topic, numPartitions }) => ({ topic, numPartitions, replicationFactor, configEntries })),
