@@ -56,8 +56,20 @@ export interface ConsumeConfig {
   eventSourceArn: string | undefined;
 }
 
+export interface SchemaRegistryConfig {
+  /** Base URL of a Confluent-compatible registry: SCHEMA_REGISTRY_URL, else the local one (`npm run registry:up`). */
+  url: string;
+  /** True when SCHEMA_REGISTRY_URL names a registry the user runs (registry:up then starts nothing). */
+  external: boolean;
+  /** Port of the local registry (SCHEMA_REGISTRY_PORT, default 8081, Confluent's). */
+  port: number;
+  /** How long one registry request may take before it counts as unreachable (SCHEMA_REGISTRY_TIMEOUT_MS). */
+  timeoutMs: number;
+}
+
 export interface Config {
   kafka: KafkaConnectionConfig;
+  schemaRegistry: SchemaRegistryConfig;
   /** The tutorial's topic and consumer group. */
   defaultTopic: string;
   defaultGroupId: string;
@@ -137,6 +149,36 @@ function readSasl(env: Env): KafkaConnectionConfig['sasl'] {
   return { mechanism: chosen, username, password };
 }
 
+/** Confluent's default port, so a client set up for a local Confluent registry finds the local one. */
+export const LOCAL_SCHEMA_REGISTRY_PORT = 8081;
+/** Where the local registry (Apicurio) serves Confluent's API; Confluent's own registry serves it at the root. */
+export const CONFLUENT_COMPAT_PATH = '/apis/ccompat/v7';
+
+export function localSchemaRegistryUrl(port: number): string {
+  return `http://127.0.0.1:${port}${CONFLUENT_COMPAT_PATH}`;
+}
+
+function readSchemaRegistry(env: Env): SchemaRegistryConfig {
+  const port = readInt(env, 'SCHEMA_REGISTRY_PORT', LOCAL_SCHEMA_REGISTRY_PORT, 1, 65535);
+  const timeoutMs = readInt(env, 'SCHEMA_REGISTRY_TIMEOUT_MS', 3_000, 100, 60_000);
+  const raw = read(env, 'SCHEMA_REGISTRY_URL');
+  if (raw === undefined) return { url: localSchemaRegistryUrl(port), external: false, port, timeoutMs };
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError('SCHEMA_REGISTRY_URL', `expected an http(s) URL, got '${raw}'`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError('SCHEMA_REGISTRY_URL', `expected an http(s) URL, got '${raw}'`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // Registry authentication is not emulated; credentials in the URL would end up in logs.
+    throw new ConfigError('SCHEMA_REGISTRY_URL', 'credentials in the URL are not supported');
+  }
+  return { url: raw.replace(/\/+$/, ''), external: true, port, timeoutMs };
+}
+
 function readArn(env: Env, name: string): string | undefined {
   const arn = read(env, name);
   if (arn !== undefined && !/^arn:[^:\s]+:kafka:/.test(arn))
@@ -178,6 +220,7 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: readInt(env, 'KAFKA_REQUEST_TIMEOUT_MS', 5_000, 100, 300_000),
       retries: readInt(env, 'KAFKA_RETRIES', 2, 0, 20),
     },
+    schemaRegistry: readSchemaRegistry(env),
     defaultTopic,
     defaultGroupId: groupId,
     produce: {

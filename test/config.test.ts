@@ -56,4 +56,19 @@ describe('loadConfig', () => {
     expect(error.message).toContain(words);
     expect(error.code).toBe('INVALID_CONFIG');
   });
+
+  it('points at the local schema registry unless SCHEMA_REGISTRY_URL names another', () => {
+    expect(loadConfig({}).schemaRegistry).toMatchObject({ url: 'http://127.0.0.1:8081/apis/ccompat/v7', external: false, port: 8081 });
+    expect(loadConfig({ SCHEMA_REGISTRY_PORT: '26081' }).schemaRegistry.url).toBe('http://127.0.0.1:26081/apis/ccompat/v7');
+    expect(loadConfig({ SCHEMA_REGISTRY_URL: 'https://registry.example:8081/' }).schemaRegistry).toMatchObject({
+      url: 'https://registry.example:8081',
+      external: true,
+    });
+  });
+
+  it('refuses a SCHEMA_REGISTRY_URL that is not an http(s) URL or carries credentials', () => {
+    expect(configError({ SCHEMA_REGISTRY_URL: 'registry:8081' }).variable).toBe('SCHEMA_REGISTRY_URL');
+    expect(configError({ SCHEMA_REGISTRY_URL: 'ftp://registry.example' }).variable).toBe('SCHEMA_REGISTRY_URL');
+    expect(configError({ SCHEMA_REGISTRY_URL: 'https://alice:secret@registry.example' }).message).not.toContain('secret');
+  });
 });
