@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'GROUP_NOT_FOUND'
   | 'RECORD_TOO_LARGE'
   | 'BROKER_UNAVAILABLE'
+  | 'SCHEMA_NOT_FOUND'
+  | 'SCHEMA_MISMATCH'
+  | 'SCHEMA_REGISTRY_UNAVAILABLE'
   | 'HANDLER_FAILED'
   | 'INTERNAL';
 
@@ -76,6 +79,27 @@ export class GroupNotFoundError extends KafkaFunctionsError {
 export class BrokerUnavailableError extends KafkaFunctionsError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('BROKER_UNAVAILABLE', message, { ...options, retriable: true });
+  }
+}
+
+/** The schema registry has no such subject, or no schema with that id. */
+export class SchemaNotFoundError extends KafkaFunctionsError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SCHEMA_NOT_FOUND', message, options);
+  }
+}
+
+/** A value does not match the schema it is to be written with; nothing was written. */
+export class SchemaMismatchError extends ValidationError {
+  constructor(message: string, field?: string) {
+    super(message, field, 'SCHEMA_MISMATCH');
+  }
+}
+
+/** The schema registry could not be reached, did not answer in time, or failed. Retrying later may help. */
+export class SchemaRegistryUnavailableError extends KafkaFunctionsError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SCHEMA_REGISTRY_UNAVAILABLE', message, { ...options, retriable: true });
   }
 }
 

@@ -10,13 +10,16 @@ import { KafkaFunctionsError, errorMessage, type ErrorCode } from './errors';
 const STATUS: Record<ErrorCode, number> = {
   INVALID_REQUEST: 400,
   RECORD_TOO_LARGE: 400,
+  SCHEMA_MISMATCH: 400,
   FORBIDDEN: 403,
   TOPIC_NOT_ALLOWED: 403,
   TOPIC_NOT_FOUND: 404,
   GROUP_NOT_FOUND: 404,
+  SCHEMA_NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   BROKER_UNAVAILABLE: 503,
+  SCHEMA_REGISTRY_UNAVAILABLE: 503,
   INVALID_CONFIG: 500,
   HANDLER_FAILED: 500,
   INTERNAL: 500,
@@ -39,9 +42,10 @@ export function errorResponse(error: unknown): APIGatewayProxyResult {
     return jsonResponse(statusCode, { error: { code: error.code, message: error.message } });
   }
   if (error instanceof KafkaFunctionsError && statusCode === 503) {
+    const what = error.code === 'SCHEMA_REGISTRY_UNAVAILABLE' ? 'The schema registry' : 'Kafka';
     return jsonResponse(
       503,
-      { error: { code: error.code, message: 'Kafka is not reachable right now; try again shortly' } },
+      { error: { code: error.code, message: `${what} is not reachable right now; try again shortly` } },
       { 'retry-after': '5' },
     );
   }
