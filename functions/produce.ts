@@ -10,6 +10,8 @@ import { failureResponse, jsonResponse } from '../lib/http';
 import { logger } from '../lib/logger';
 import { checkApiKey, checkTopicAllowed, parseProduceRequest } from '../lib/produce/produce-request';
 import { getPublishDependencies, publish } from '../lib/produce/publish';
+import { encodeWithSchemas } from '../lib/produce/schema-encoding';
+import { getSchemaSerde } from '../lib/schema-registry/schema-serde';
 
 export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
   const correlationId = event.requestContext?.requestId ?? context.awsRequestId;
@@ -24,7 +26,9 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
     records = request.records.length;
     checkTopicAllowed(request.topic, produce.allowedTopics);
 
-    const result = await publish(request, getPublishDependencies());
+    const encoded =
+      request.valueSubject === undefined && request.keySubject === undefined ? request : await encodeWithSchemas(request, getSchemaSerde());
+    const result = await publish(encoded, getPublishDependencies());
 
     const partitions = [...new Set(result.results.map(({ partition }) => partition))].sort((a, b) => a - b);
     logger.info('produced', { correlationId, topic, records, partitions, durationMs: Date.now() - started });

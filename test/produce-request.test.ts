@@ -103,6 +103,30 @@ describe('parsing a produce request', () => {
   });
 });
 
+describe('schema registry subjects in a produce request', () => {
+  it('reads valueSubject and keySubject for one record or a whole batch, and a key of any JSON value with a keySubject', () => {
+    const single = parseProduceRequest(jsonRequest('{"valueSubject":"payment-done-value","key":"user1","value":{"amount":1}}'), limits);
+    expect(single).toMatchObject({ valueSubject: 'payment-done-value', records: [{ key: 'user1', parsedValue: { amount: 1 } }] });
+    expect(single.keySubject).toBeUndefined();
+
+    const batch = parseProduceRequest(
+      jsonRequest('{"valueSubject":"v","keySubject":"k","messages":[{"key":{"id":7},"value":{"a":1}},{"value":{"a":2}}]}'),
+      limits,
+    );
+    expect(batch).toMatchObject({ valueSubject: 'v', keySubject: 'k' });
+    expect(batch.records.map(({ key, parsedKey }) => ({ key, parsedKey }))).toEqual([
+      { key: '{"id":7}', parsedKey: { id: 7 } },
+      { key: null, parsedKey: null },
+    ]);
+  });
+
+  it('refuses a key that is not a string without a keySubject, and a subject that is not a name', () => {
+    expect(parseError(jsonRequest('{"key":{"id":7},"value":"x"}'))).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(parseError(jsonRequest('{"valueSubject":"","value":"x"}'))).toMatchObject({ code: 'INVALID_REQUEST', field: 'valueSubject' });
+    expect(parseError(jsonRequest('{"keySubject":7,"value":"x"}'))).toMatchObject({ code: 'INVALID_REQUEST', field: 'keySubject' });
+  });
+});
+
 describe('topic policy and access', () => {
   it('refuses internal topics even when they are in the allowlist, and topics not in it', () => {
     expect(() => checkTopicAllowed('__consumer_offsets', ['__consumer_offsets'])).toThrow(

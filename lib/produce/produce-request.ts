@@ -8,12 +8,16 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { AccessDeniedError, TopicNotAllowedError, ValidationError } from '../errors';
 
 export interface ProduceRecord {
-  /** null when the record has no key. */
+  /** null when the record has no key. With a keySubject, a key that is not a string is its JSON text here. */
   key: string | null;
-  /** The bytes sent to Kafka: a string value as is, any other JSON value as its JSON text. */
-  value: string;
-  /** The value as the caller sent it (for partition strategies that look inside). */
+  /** The bytes sent to Kafka: a string value as is, any other JSON value as its JSON text; with a valueSubject, the wire format. */
+  value: string | Buffer;
+  /** The value as the caller sent it (for partition strategies that look inside, and for schema encoding). */
   parsedValue: unknown;
+  /** With a keySubject: the key as the caller sent it (any JSON value). */
+  parsedKey?: unknown;
+  /** With a keySubject: the key in the wire format, sent (and partitioned on) instead of `key`. */
+  keyBytes?: Buffer;
   headers: Record<string, string>;
   /** Requested partition; undefined lets the partitioner choose. */
   partition: number | undefined;
@@ -22,6 +26,9 @@ export interface ProduceRecord {
 export interface ProduceRequest {
   topic: string;
   records: ProduceRecord[];
+  /** Registry subjects whose latest schema encodes every value / key (lib/produce/schema-encoding.ts). */
+  valueSubject?: string;
+  keySubject?: string;
 }
 
 /** The parts of an API Gateway (REST, v1) event this module reads. */
@@ -37,8 +44,8 @@ export interface ProduceRequestLimits {
   maxBodyBytes: number;
 }
 
-const SINGLE_FIELDS = new Set(['topic', 'key', 'value', 'headers', 'partition']);
-const BATCH_FIELDS = new Set(['topic', 'messages']);
+const SINGLE_FIELDS = new Set(['topic', 'key', 'value', 'headers', 'partition', 'valueSubject', 'keySubject']);
+const BATCH_FIELDS = new Set(['topic', 'messages', 'valueSubject', 'keySubject']);
 const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition']);
 /** What Kafka accepts as a topic name (Topic.validate): legal characters, at most 249, not "." or "..". */
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
@@ -121,7 +128,17 @@ function checkJsonValue(value: unknown, where: string): void {
   }
 }
 
-function parseRecord(raw: unknown, where: string, allowed: Set<string>): ProduceRecord {
+/** A registry subject: any non-empty text without control characters (Confluent allows almost anything). */
+function parseSubject(body: Record<string, unknown>, field: 'valueSubject' | 'keySubject'): string | undefined {
+  const subject = body[field];
+  if (subject === undefined) return undefined;
+  if (typeof subject !== 'string' || subject === '' || subject.length > 255 || /\p{Cc}/u.test(subject)) {
+    throw new ValidationError(`"${field}" must be a schema registry subject name (1 to 255 characters)`, field);
+  }
+  return subject;
+}
+
+function parseRecord(raw: unknown, where: string, allowed: Set<string>, keySubject: string | undefined): ProduceRecord {
   if (!isPlainObject(raw)) throw new ValidationError(`${where} must be a JSON object`, where);
   const unknown = Object.keys(raw).filter((field) => !allowed.has(field));
   if (unknown.length > 0) throw new ValidationError(`${where} has unknown field(s): ${unknown.join(', ')}`, where);
@@ -129,8 +146,9 @@ function parseRecord(raw: unknown, where: string, allowed: Set<string>): Produce
   const { key, value, headers, partition } = raw;
   if (value === undefined || value === null)
     throw new ValidationError(`${where}.value is required (a string or any JSON value but null)`, `${where}.value`);
-  if (key !== undefined && key !== null && typeof key !== 'string')
+  if (key !== undefined && key !== null && typeof key !== 'string' && keySubject === undefined)
     throw new ValidationError(`${where}.key must be a string`, `${where}.key`);
+  if (key !== undefined && key !== null && typeof key !== 'string') checkJsonValue(key, `${where}.key`);
   if (typeof value !== 'string') checkJsonValue(value, `${where}.value`);
 
   // No prototype: a header named __proto__ is kept as a header like any other.
@@ -148,9 +166,10 @@ function parseRecord(raw: unknown, where: string, allowed: Set<string>): Produce
   }
 
   return {
-    key: typeof key === 'string' ? key : null,
+    key: typeof key === 'string' ? key : key === undefined || key === null ? null : JSON.stringify(key),
     value: typeof value === 'string' ? value : JSON.stringify(value),
     parsedValue: value,
+    ...(keySubject === undefined ? {} : { parsedKey: key ?? null }),
     headers: recordHeaders,
     partition: typeof partition === 'number' ? partition : undefined,
   };
@@ -180,11 +199,18 @@ export function parseProduceRequest(request: HttpRequest, limits: ProduceRequest
   // Only an absent topic means the default; "topic": null is a malformed topic.
   const topic = validateTopicName(body.topic === undefined ? limits.defaultTopic : body.topic);
 
-  if (!('messages' in body)) return { topic, records: [parseRecord(body, 'record', SINGLE_FIELDS)] };
+  const valueSubject = parseSubject(body, 'valueSubject');
+  const keySubject = parseSubject(body, 'keySubject');
+  // Present only when asked for: a request without subjects is the same as before subjects existed.
+  const subjects = { ...(valueSubject === undefined ? {} : { valueSubject }), ...(keySubject === undefined ? {} : { keySubject }) };
+  if (!('messages' in body)) return { topic, records: [parseRecord(body, 'record', SINGLE_FIELDS, keySubject)], ...subjects };
 
   const mixed = Object.keys(body).filter((field) => !BATCH_FIELDS.has(field));
   if (mixed.length > 0) {
-    throw new ValidationError(`a batch has only "topic" and "messages"; move ${mixed.join(', ')} into each message`, 'messages');
+    throw new ValidationError(
+      `a batch has only "topic", "messages" and the subjects; move ${mixed.join(', ')} into each message`,
+      'messages',
+    );
   }
   const { messages } = body;
   if (!Array.isArray(messages)) throw new ValidationError('"messages" must be an array of records', 'messages');
@@ -192,5 +218,6 @@ export function parseProduceRequest(request: HttpRequest, limits: ProduceRequest
   if (messages.length > limits.maxMessages) {
     throw new ValidationError(`"messages" has ${messages.length} records; the limit is ${limits.maxMessages}`, 'messages');
   }
-  return { topic, records: messages.map((message: unknown, index) => parseRecord(message, `messages[${index}]`, RECORD_FIELDS)) };
+  const records = messages.map((message: unknown, index) => parseRecord(message, `messages[${index}]`, RECORD_FIELDS, keySubject));
+  return { topic, records, ...subjects };
 }

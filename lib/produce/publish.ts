@@ -102,7 +102,8 @@ function bytesField(length: number): number {
 /** Upper bound of a record's size inside a v2 batch. */
 export function recordSizeInBatch(record: ProduceRecord): number {
   let body = 1 + MAX_VARLONG + MAX_VARINT; // attributes, timestamp delta, offset delta
-  body += record.key === null ? 1 : bytesField(Buffer.byteLength(record.key));
+  const key = record.keyBytes ?? record.key;
+  body += key === null ? 1 : bytesField(Buffer.byteLength(key));
   body += bytesField(Buffer.byteLength(record.value));
   const headers = Object.entries(record.headers);
   body += varintSize(headers.length);
@@ -147,7 +148,7 @@ function planPartitions(topic: string, records: ProduceRecord[], info: TopicInfo
       partitioner({
         topic,
         numPartitions: info.numPartitions,
-        key: record.key === null ? null : Buffer.from(record.key, 'utf8'),
+        key: record.keyBytes ?? (record.key === null ? null : Buffer.from(record.key, 'utf8')),
         value: record.parsedValue,
       }),
   }));
@@ -176,7 +177,7 @@ function splitIntoSends(planned: Planned[], maxMessageBytes: number): Planned[][
 }
 
 function toMessage({ record, partition }: Planned): Message {
-  return { key: record.key, value: record.value, headers: record.headers, partition };
+  return { key: record.keyBytes ?? record.key, value: record.value, headers: record.headers, partition };
 }
 
 async function sendOne(producer: Producer, topic: string, items: Planned[], timeoutMs: number, results: PublishedRecord[]): Promise<void> {

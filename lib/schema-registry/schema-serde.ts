@@ -31,8 +31,19 @@ export type DecodeOutcome =
   | { kind: 'schema-not-found'; schemaId: number; reason: string }
   | { kind: 'undecodable'; schemaId: number; schemaType: SchemaType; reason: string };
 
+/** A subject's latest schema, ready to write many values (one registry lookup for a whole batch). */
+export interface SubjectEncoder {
+  subject: string;
+  schemaId: number;
+  schemaType: SchemaType;
+  /** The value in the wire format; throws SchemaMismatchError whose field is `where` plus the path inside. */
+  encode(value: unknown, where: string): Buffer;
+}
+
 export interface SchemaSerde {
   readonly registry: SchemaRegistryClient;
+  /** The subject's latest schema. Throws SchemaNotFoundError (no such subject) or SchemaRegistryUnavailableError. */
+  encoderFor(subject: string): Promise<SubjectEncoder>;
   /**
    * The value checked against the subject's latest schema and written in the wire format. Throws
    * SchemaNotFoundError (no such subject), SchemaMismatchError (the value does not fit; `field` names
@@ -62,18 +73,31 @@ export function createSchemaSerde(registry: SchemaRegistryClient): SchemaSerde {
     return codec;
   }
 
+  async function encoderFor(subject: string): Promise<SubjectEncoder> {
+    const latest = await registry.latestVersion(subject);
+    const codec = await codecFor(latest.id);
+    return {
+      subject,
+      schemaId: latest.id,
+      schemaType: latest.schemaType,
+      encode(value, where) {
+        try {
+          return frame(latest.id, codec.encode(value));
+        } catch (error) {
+          if (!(error instanceof SchemaMismatch)) throw error;
+          const field = error.path === '' ? where : `${where}.${error.path}`;
+          throw new SchemaMismatchError(`${field} does not match subject '${subject}' (schema id ${latest.id}): ${error.message}`, field);
+        }
+      },
+    };
+  }
+
   return {
     registry,
+    encoderFor,
     async encodeForSubject(subject, value, where) {
-      const latest = await registry.latestVersion(subject);
-      const codec = await codecFor(latest.id);
-      try {
-        return { bytes: frame(latest.id, codec.encode(value)), schemaId: latest.id, schemaType: latest.schemaType };
-      } catch (error) {
-        if (!(error instanceof SchemaMismatch)) throw error;
-        const field = error.path === '' ? where : `${where}.${error.path}`;
-        throw new SchemaMismatchError(`${field} does not match subject '${subject}' (schema id ${latest.id}): ${error.message}`, field);
-      }
+      const encoder = await encoderFor(subject);
+      return { bytes: encoder.encode(value, where), schemaId: encoder.schemaId, schemaType: encoder.schemaType };
     },
     async decode(bytes) {
       const framed = unframe(bytes);

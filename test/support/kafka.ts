@@ -81,18 +81,26 @@ function toReadRecord(partition: number, message: KafkaMessage): ReadRecord {
   };
 }
 
+export interface RawRecord {
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
 /**
  * Reads `count` records from the start of a topic with a real consumer of its own group, waiting at most
- * timeoutMs. Rejects with what it got when the records do not all arrive.
+ * timeoutMs, keys and values as the bytes Kafka holds. Rejects with what it got when they do not all arrive.
  */
-export async function readRecords(
+export async function readRawRecords(
   topic: string,
   count: number,
   timeoutMs = 30_000,
   brokers: string[] = testBrokers(),
-): Promise<ReadRecord[]> {
+): Promise<RawRecord[]> {
   const consumer = testKafka(brokers).consumer({ groupId: uniqueName('reader'), sessionTimeout: 6_000, heartbeatInterval: 500 });
-  const records: ReadRecord[] = [];
+  const records: RawRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -109,7 +117,8 @@ export async function readRecords(
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
-            records.push(toReadRecord(partition, message));
+            const { headers } = toReadRecord(partition, message);
+            records.push({ partition, offset: message.offset, key: message.key, value: message.value, headers });
             if (records.length >= count) {
               clearTimeout(timer);
               resolvePromise();
@@ -122,4 +131,15 @@ export async function readRecords(
     await consumer.disconnect();
   }
   return records;
+}
+
+/** As readRawRecords, with keys and values as UTF-8 text. */
+export async function readRecords(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+  brokers: string[] = testBrokers(),
+): Promise<ReadRecord[]> {
+  const raw = await readRawRecords(topic, count, timeoutMs, brokers);
+  return raw.map((record) => ({ ...record, key: record.key?.toString() ?? null, value: record.value?.toString() ?? null }));
 }
