@@ -94,7 +94,7 @@ export async function registryReady(port: number): Promise<boolean> {
 }
 
 /** True when a Confluent-compatible registry answers `GET <baseUrl>/subjects`. */
-export async function registryAnswers(baseUrl: string, timeoutMs = 2_000): Promise<boolean> {
+export async function registryAnswers(baseUrl: string, timeoutMs = 5_000): Promise<boolean> {
   try {
     const response = await fetch(`${baseUrl.replace(/\/+$/, '')}/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
     return response.ok;
