@@ -4,15 +4,28 @@
  * latest schema, read back by a real consumer and decoded by libraries that are not ours; refusals write
  * nothing (end offsets do not move).
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import avro from 'avsc';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, endOffsets, readRawRecords, uniqueName } from './support/kafka';
 import { type Offline, startOffline } from './support/offline';
-import { PAYMENT_AVRO, PAYMENT_JSON_SCHEMA, PAYMENT_PROTO, registerSchema, uniqueSubject } from './support/schema-registry';
+import { REPO_ROOT } from './support/processes';
+import {
+  PAYMENT_AVRO,
+  PAYMENT_JSON_SCHEMA,
+  PAYMENT_PROTO,
+  registerSchema,
+  testRegistryUrl,
+  uniqueSubject,
+} from './support/schema-registry';
 
 const topic = uniqueName('produce-schema');
 const refused = uniqueName('produce-schema-refused');
+const readmeTopic = uniqueName('produce-schema-readme');
 let offline: Offline;
 
 async function post(body: unknown): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
@@ -32,7 +45,8 @@ function schemaIdOf(bytes: Buffer | null): number {
 beforeAll(async () => {
   await createTopic(topic, 1);
   await createTopic(refused, 3);
-  offline = await startOffline({ env: { PRODUCE_TOPICS: [topic, refused].join(',') } });
+  await createTopic(readmeTopic, 3);
+  offline = await startOffline({ env: { PRODUCE_TOPICS: [topic, refused, readmeTopic].join(',') } });
 });
 
 afterAll(async () => {
@@ -100,5 +114,42 @@ describe('POST /produce with a schema registry subject', () => {
     expect(badSubject.body.error?.code).toBe('INVALID_REQUEST');
 
     expect(await endOffsets(refused)).toEqual(before);
+  });
+
+  it("runs the README's curls word for word (but the URLs, the topic and the subject) and writes the Avro record they show", async () => {
+    const readme = readFileSync(resolve(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('### Writing records with a schema'),
+      readme.indexOf('\n## ', readme.indexOf('## Schema registries')),
+    );
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const subject = uniqueSubject('readme');
+    const localize = (text: string) =>
+      text
+        .replaceAll('http://127.0.0.1:8081/apis/ccompat/v7', testRegistryUrl())
+        .replaceAll('http://localhost:3000', offline.baseUrl)
+        .replaceAll('payment-done-value', subject)
+        .replaceAll('"payment-done"', `"${readmeTopic}"`);
+    // Commands are the lines up to each printed answer (`# …`); continuation lines joined by the shell.
+    const parts = localize(block).split(/^# (.*)$/m);
+    const run = promisify(execFile);
+    const register = await run('bash', ['-c', parts[0] ?? '']);
+    expect(register.stdout).toMatch(/^\{"id":\d+\}$/);
+    expect(parts[1]).toBe('{"id":1}');
+    const produce = await run('bash', ['-c', parts[2] ?? '']);
+    expect(produce.stdout).toBe(parts[3]);
+
+    const [record] = await readRawRecords(readmeTopic, 1);
+    expect(record?.key?.toString()).toBe('user1');
+    expect(schemaIdOf(record?.value ?? null)).toBe(JSON.parse(register.stdout).id);
+    const Payment = avro.Type.forSchema({
+      type: 'record',
+      name: 'Payment',
+      fields: [
+        { name: 'user', type: 'string' },
+        { name: 'amount', type: 'int' },
+      ],
+    });
+    expect(Payment.fromBuffer(record?.value?.subarray(5) ?? Buffer.alloc(0))).toEqual({ user: 'user1', amount: 42 });
   });
 });
