@@ -8,6 +8,7 @@ import { createDefaultPartitioner, createVipUsersPartitioner, partitionForKey, V
 import type { ProduceRecord, ProduceRequest } from '../lib/produce/produce-request';
 import { closePublishDependencies, createPublishDependencies, publish, type PublishDependencies } from '../lib/produce/publish';
 import { freePortPair } from './support/free-port';
+import { waitFor } from './support/wait';
 import { createTopic, endOffsets, readRecords, testBrokers, uniqueName, withAdmin } from './support/kafka';
 
 function record(fields: Partial<ProduceRecord> & { value: string }): ProduceRecord {
@@ -203,6 +204,29 @@ describe('publishing through lib/produce', () => {
       expect(await endOffsets(topic)).toEqual(new Map([[0, '0']]));
     } finally {
       await closePublishDependencies(late);
+    }
+  });
+
+  it('keeps writing to an existing topic after a topic the same producer wrote to was deleted', async () => {
+    // Prepare: a warm producer that has written to a topic which is then deleted.
+    const own = dependenciesFor(testBrokers());
+    const gone = await createTopic(uniqueName('produce-deleted'), 1);
+    const other = await createTopic(uniqueName('produce-after-delete'), 1);
+    try {
+      await publish({ topic: gone, records: [record({ value: 'before the delete' })] }, own);
+      await withAdmin((admin) => admin.deleteTopics({ topics: [gone] }));
+      await waitFor(`${gone} gone from the metadata`, async () => !(await withAdmin((admin) => admin.listTopics())).includes(gone));
+
+      // Act
+      const first = await publish({ topic: other, records: [record({ value: 'after the delete' })] }, own);
+      const second = await publish({ topic: other, records: [record({ value: 'and again' })] }, own);
+
+      // Assess: both answered where they landed, and a real consumer reads both.
+      expect(first.results).toEqual([{ key: null, partition: 0, offset: '0' }]);
+      expect(second.results).toEqual([{ key: null, partition: 0, offset: '1' }]);
+      expect((await readRecords(other, 2)).map((read) => read.value)).toEqual(['after the delete', 'and again']);
+    } finally {
+      await closePublishDependencies(own);
     }
   });
 

@@ -211,12 +211,24 @@ async function publishWithinDeadline(
   const info = await dependencies.topics.get(topic);
   stopIfLate();
   const planned = planPartitions(topic, request.records, info, dependencies.partitioner);
-  const producer = await dependencies.producer.get();
+  let producer = await dependencies.producer.get();
   const results: PublishedRecord[] = new Array<PublishedRecord>(planned.length);
-  for (const items of splitIntoSends(planned, info.maxMessageBytes)) {
+  for (const [index, items] of splitIntoSends(planned, info.maxMessageBytes).entries()) {
     // Checked before every send: a request answered 503 must not write afterwards.
     stopIfLate();
-    await sendOne(producer, topic, items, dependencies.timeoutMs, results);
+    try {
+      await sendOne(producer, topic, items, dependencies.timeoutMs, results);
+    } catch (error: unknown) {
+      // A kafkajs producer asks for the metadata of every topic it has written to; once one of them is
+      // deleted, each of its metadata requests fails as "unknown topic", whatever topic it is sending to.
+      // The admin has just found this topic, so a fresh producer gets one try, while nothing of this
+      // request has been written (the failed send wrote nothing: it was refused or never sent).
+      if (index > 0 || !(toProduceError(error, topic) instanceof TopicNotFoundError)) throw error;
+      dependencies.producer.discard();
+      producer = await dependencies.producer.get();
+      stopIfLate();
+      await sendOne(producer, topic, items, dependencies.timeoutMs, results);
+    }
   }
   return { topic, results };
 }
