@@ -85,6 +85,11 @@ describe('npm run kafka:up -- --brokers 3', () => {
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toMatch(/already running \(pids \d+, \d+, \d+\)/);
 
+    // Asking for one broker where the cluster runs is refused, naming what runs there; nothing changes.
+    const single = await npm(['kafka:up', '--', '--brokers', '1'], env());
+    expect(single.code).toBe(1);
+    expect(single.stderr).toContain(`a 3-broker cluster started by kafka:up runs on port ${port}`);
+
     // kafka:status: one line per node, with the partitions it leads, as the cluster's metadata says.
     const status = await npm(['kafka:status'], env());
     expect(status.code, status.stdout + status.stderr).toBe(0);

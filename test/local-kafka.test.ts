@@ -154,10 +154,19 @@ describe('npm run kafka:up', () => {
     expect(result.stderr).toContain('Java 17+');
   });
 
-  it('rejects a malformed KAFKA_MODE or KAFKA_PORT naming the variable', async () => {
+  it('rejects a malformed KAFKA_MODE, KAFKA_PORT or --brokers naming what is wrong', async () => {
     const badMode = await npm(['kafka:up'], { ...process.env, KAFKA_MODE: 'kubernetes' });
     expect(badMode.code).toBe(1);
     expect(badMode.stderr).toContain("KAFKA_MODE: expected one of external, docker, jvm, got 'kubernetes'");
+    const badCount = await npm(['kafka:up', '--', '--brokers', '2'], { ...process.env, KAFKA_PORT: String(await freePortPair()) });
+    expect(badCount.code).toBe(2);
+    expect(badCount.stderr).toContain("--brokers: expected one of 1, 3, got '2'");
+    const withCluster = await npm(['kafka:up', '--', '--brokers', '3'], {
+      ...process.env,
+      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
+    });
+    expect(withCluster.code).toBe(1);
+    expect(withCluster.stderr).toContain('--brokers 3 starts a local cluster, but KAFKA_BROKERS names an existing one');
     const badPort = await npm(['kafka:status'], { ...process.env, KAFKA_PORT: 'abc' });
     expect(badPort.code).toBe(1);
     expect(badPort.stderr).toContain("KAFKA_PORT: expected a port number, got 'abc'");

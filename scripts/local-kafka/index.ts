@@ -134,6 +134,12 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
   let state: KafkaState;
 
   if (mode === 'external') {
+    if (options.nodeCount !== undefined) {
+      throw new Error(
+        `--brokers ${options.nodeCount} starts a local cluster, but KAFKA_BROKERS names an existing one ` +
+          `(${(options.brokers ?? []).join(',')}): unset KAFKA_BROKERS, or leave out --brokers`,
+      );
+    }
     const brokers = options.brokers ?? [];
     say(`mode: existing cluster (KAFKA_BROKERS=${brokers.join(',')})`);
     await waitUntilServing(brokers, { timeoutMs: 30_000, what: 'the cluster in KAFKA_BROKERS', say });
@@ -152,7 +158,7 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     if (await dockerBrokerRunning(port, count)) {
       say('already running');
     } else {
-      const foreign = await foreignKafka(port, say);
+      const foreign = await foreignKafka(port, say, options.nodeCount);
       if (foreign) return foreign;
       await refuseTakenPorts(brokerPorts(port, count).slice(1));
       say(`starting: docker compose -f ${shortPath(composeFile(count))} up -d --wait (the first run pulls the image)…`);
@@ -229,7 +235,7 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
   const down = nodes.filter((node) => runningNodePid(node) === undefined);
 
   if (down.length === nodes.length) {
-    const foreign = await foreignKafka(port, say);
+    const foreign = await foreignKafka(port, say, options.nodeCount);
     if (foreign) return foreign;
     await refuseTakenPorts(nodes.slice(1).map((node) => node.port));
     for (const node of nodes) {
@@ -303,7 +309,7 @@ async function withTutorialTopics(state: KafkaState, say: (line: string) => void
  * there (the tutorial's `docker run -p 9092:9092 apache/kafka:3.7.1`, say) is used as an existing cluster;
  * anything else is an error that names the port and the ways out. Resolves to undefined when the port is free.
  */
-async function foreignKafka(port: number, say: (line: string) => void): Promise<KafkaState | undefined> {
+async function foreignKafka(port: number, say: (line: string) => void, nodeCount?: number): Promise<KafkaState | undefined> {
   if (!(await loopbackPortTaken(port))) return undefined;
   const brokers = [`localhost:${port}`];
   const answer = await probeBroker(brokers);
@@ -314,6 +320,7 @@ async function foreignKafka(port: number, say: (line: string) => void): Promise<
     );
   }
   say(`Kafka already serves at localhost:${port} (not started by kafka:up): using it`);
+  if (nodeCount !== undefined) say(`  (--brokers ${nodeCount} left unused: that Kafka is not ours to start)`);
   return withTutorialTopics({ mode: 'external', brokers, port, startedAt: new Date().toISOString() }, say);
 }
 
