@@ -183,14 +183,17 @@ export function parseProduceRequest(request: HttpRequest, limits: ProduceRequest
   if (!isJsonContentType(headerValue(request.headers, 'content-type'))) {
     throw new ValidationError('send the body as JSON with "Content-Type: application/json"', 'content-type', 'UNSUPPORTED_MEDIA_TYPE');
   }
-  const bytes = request.body === null ? Buffer.alloc(0) : Buffer.from(request.body, request.isBase64Encoded ? 'base64' : 'utf8');
-  if (bytes.length > limits.maxBodyBytes) {
-    throw new ValidationError(`the body is ${bytes.length} bytes; the limit is ${limits.maxBodyBytes}`, 'body', 'PAYLOAD_TOO_LARGE');
+  // A text body is measured and parsed as it is: no copy of a 1 MB batch into bytes and back.
+  const decoded = request.body !== null && request.isBase64Encoded ? Buffer.from(request.body, 'base64') : undefined;
+  const text = decoded?.toString('utf8') ?? request.body ?? '';
+  const size = decoded?.length ?? Buffer.byteLength(text, 'utf8');
+  if (size > limits.maxBodyBytes) {
+    throw new ValidationError(`the body is ${size} bytes; the limit is ${limits.maxBodyBytes}`, 'body', 'PAYLOAD_TOO_LARGE');
   }
 
   let body: unknown;
   try {
-    body = JSON.parse(bytes.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     throw new ValidationError('the body is not valid JSON', 'body');
   }
