@@ -240,24 +240,44 @@ async function loadOnce(offline: BenchOffline, path: string, body: (i: number) =
 }
 
 /**
- * Before the rounds, every client sends two requests to each function at once, so offline has started
- * its LOAD_CLIENTS workers (instances) and each produce worker has connected its clients: cold starts
- * are left out of the figures (they are Lambda's too, and not what this measures).
+ * Before the rounds, offline is brought to LOAD_CLIENTS workers (instances) of each function, each with its
+ * clients connected, so cold starts are left out of the figures (they are Lambda's too, and not what this
+ * measures). Concurrency rises in steps of 10, so that a busy machine does not start 50 workers at once;
+ * a warm-up request that fails (a cold start over the function's timeout) is tried again, and said so.
  */
 async function warmLoad(offline: BenchOffline, topic: string): Promise<void> {
-  for (let pass = 0; pass < 2; pass += 1) {
-    await loadOnceWarm(offline, '/noop', '{}');
-    await loadOnceWarm(offline, '/produce', singleBody(topic, pass));
+  let failed = 0;
+  for (let concurrency = Math.min(10, LOAD_CLIENTS); ; concurrency = Math.min(LOAD_CLIENTS, concurrency + 10)) {
+    for (const [path, body] of [
+      ['/noop', '{}'],
+      ['/produce', singleBody(topic, concurrency)],
+    ] as const) {
+      for (let pass = 0; pass < 2; pass += 1) failed += await warmOnce(offline, path, body, concurrency);
+    }
+    if (concurrency === LOAD_CLIENTS) break;
   }
+  if (failed > 0) say(`  (${failed} warm-up requests answered other than 200 and were tried again)`);
 }
 
-async function loadOnceWarm(offline: BenchOffline, path: string, body: string): Promise<void> {
-  const poster = createPoster(offline.baseUrl, LOAD_CLIENTS);
+/** `concurrency` requests at once, each tried up to 3 times; returns how many answers were not 200. */
+async function warmOnce(offline: BenchOffline, path: string, body: string, concurrency: number): Promise<number> {
+  const poster = createPoster(offline.baseUrl, concurrency);
+  let failed = 0;
   try {
-    await Promise.all(Array.from({ length: LOAD_CLIENTS }, () => postOk(poster, path, body)));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let attempt = 1; ; attempt += 1) {
+          const answer = await poster.post(path, body);
+          if (answer.status === 200) return;
+          failed += 1;
+          if (attempt === 3) throw new Error(`warm-up POST ${path} answered ${answer.status} three times: ${answer.body}`);
+        }
+      }),
+    );
   } finally {
     poster.close();
   }
+  return failed;
 }
 
 interface Round {
@@ -423,6 +443,9 @@ async function main(): Promise<void> {
     say(`warming ${LOAD_CLIENTS} workers of each function (left out)…`);
     await warmLoad(offline, loadTopic);
     for (let round = 1; round <= ROUNDS; round += 1) rounds.push(await runRound(round, offline, loadTopic));
+  } catch (error) {
+    say(`offline's last output:\n${offline.output().slice(-3_000)}`);
+    throw error;
   } finally {
     await offline.stop();
     await deleteTopics([loadTopic, ...deleteAtEnd]);
