@@ -25,6 +25,7 @@ import { loadConfig } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { startGroupMember } from '../lib/consumer/group-member';
 import type { KafkaEvent } from '../lib/consumer/lambda-event';
+import { loadAverage, machineLine } from './support/machine';
 import { freePort } from './support/offline';
 import { percentile } from './support/stats';
 
@@ -337,7 +338,9 @@ async function main() {
   ];
   await withAdmin((admin) => admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true }));
   try {
-    console.log(`brokers ${brokers.join(',')}; ${RECORDS} records of 100 B over 3 partitions per path; batch size ${BATCH_SIZE}, window 0`);
+    console.log(`bench:offline on ${brokers.join(',')}, ${machineLine()}`);
+    console.log(`before: ${loadAverage()}`);
+    console.log(`${RECORDS} records of 100 B over 3 partitions per path; batch size ${BATCH_SIZE}, window 0; one run of each path`);
     const producedIn = await produceBacklog(memberTopic, RECORDS);
     await produceBacklog(offlineTopic, RECORDS);
     await produceBacklog(inProcessTopic, RECORDS);
@@ -368,6 +371,7 @@ async function main() {
     console.log(
       `  offline-kafka (--useInProcess): p50 ${percentile(inProcess.latencies, 50)} ms, p90 ${percentile(inProcess.latencies, 90)} ms`,
     );
+    console.log(`after: ${loadAverage()}`);
   } finally {
     await withAdmin((admin) => admin.deleteTopics({ topics })).catch(() => undefined);
   }
