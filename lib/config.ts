@@ -3,6 +3,14 @@
  * start-up with a ConfigError naming the variable. Every module takes its settings from here.
  */
 import { ConfigError } from './errors';
+import {
+  AWS_DEFAULT_ERROR_HANDLING,
+  checkErrorHandling,
+  type ErrorHandling,
+  MAX_RECORD_AGE_SECONDS,
+  MAX_RETRY_ATTEMPTS,
+  parseFailureDestination,
+} from './consumer/delivery-policy';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -31,8 +39,6 @@ export interface ProduceConfig {
   apiKey: string | undefined;
 }
 
-export type FailurePolicy = 'stop' | 'dead-letter';
-
 export interface ConsumeConfig {
   /** Lambda BatchSize (1..10000, default 100). */
   batchSize: number;
@@ -41,13 +47,16 @@ export interface ConsumeConfig {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
-  /** Attempts per batch (first try included) before the failure policy applies. */
-  maxAttempts: number;
-  /** Wait before the second attempt; doubled for each further attempt (at most 60 s). */
+  /**
+   * AWS's error-handling controls for Kafka event sources, with AWS's defaults: CONSUME_MAXIMUM_RETRY_ATTEMPTS,
+   * CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS, CONSUME_BISECT_BATCH_ON_FUNCTION_ERROR, CONSUME_FUNCTION_RESPONSE_TYPES,
+   * CONSUME_ON_FAILURE_DESTINATION.
+   */
+  errorHandling: ErrorHandling;
+  /** Wait before the first retry; doubled for each further retry (at most 60 s). AWS does not say its own. */
   retryBackoffMs: number;
-  onFailure: FailurePolicy;
-  /** Dead-letter topic; `{topic}` is replaced by the source topic. */
-  deadLetterTopic: string;
+  /** Where SQS/SNS/S3 on-failure destinations are written locally (CONSUME_DESTINATIONS_DIR). */
+  destinationsDir: string;
   /** How long one consume invocation runs when its input names no duration (CONSUME_DURATION_SECONDS). */
   durationSeconds: number;
   /** Module whose `processRecords`/`handler` receives the batches instead of functions/record-handler (CONSUME_HANDLER). */
@@ -186,6 +195,65 @@ function readArn(env: Env, name: string): string | undefined {
   return arn;
 }
 
+/** The consume function's error-handling controls, named as AWS names them; the replaced variables are refused. */
+function readErrorHandling(env: Env): ErrorHandling {
+  const replaced: [string, string][] = [
+    ['CONSUME_MAX_ATTEMPTS', 'CONSUME_MAXIMUM_RETRY_ATTEMPTS (retries after the first attempt; -1, the default, is infinite)'],
+    ['CONSUME_ON_FAILURE', 'CONSUME_ON_FAILURE_DESTINATION (kafka://<topic> or an SQS, SNS or S3 ARN)'],
+    ['CONSUME_DEAD_LETTER_TOPIC', 'CONSUME_ON_FAILURE_DESTINATION=kafka://<topic>'],
+  ];
+  for (const [old, replacement] of replaced) {
+    if (read(env, old) !== undefined) throw new ConfigError(old, `no longer read: use ${replacement}`);
+  }
+  const responseTypes = read(env, 'CONSUME_FUNCTION_RESPONSE_TYPES');
+  if (responseTypes !== undefined && responseTypes !== 'ReportBatchItemFailures') {
+    throw new ConfigError('CONSUME_FUNCTION_RESPONSE_TYPES', `expected ReportBatchItemFailures or nothing, got '${responseTypes}'`);
+  }
+  const destination = read(env, 'CONSUME_ON_FAILURE_DESTINATION');
+  let onFailure: ErrorHandling['onFailure'];
+  try {
+    onFailure = destination === undefined ? undefined : parseFailureDestination(destination);
+  } catch (error) {
+    throw new ConfigError('CONSUME_ON_FAILURE_DESTINATION', error instanceof Error ? error.message : String(error));
+  }
+  const settings: ErrorHandling = {
+    maximumRetryAttempts: readInt(
+      env,
+      'CONSUME_MAXIMUM_RETRY_ATTEMPTS',
+      AWS_DEFAULT_ERROR_HANDLING.maximumRetryAttempts,
+      -1,
+      MAX_RETRY_ATTEMPTS,
+    ),
+    maximumRecordAgeInSeconds: readInt(
+      env,
+      'CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS',
+      AWS_DEFAULT_ERROR_HANDLING.maximumRecordAgeInSeconds,
+      -1,
+      MAX_RECORD_AGE_SECONDS,
+    ),
+    bisectBatchOnFunctionError: readBool(
+      env,
+      'CONSUME_BISECT_BATCH_ON_FUNCTION_ERROR',
+      AWS_DEFAULT_ERROR_HANDLING.bisectBatchOnFunctionError,
+    ),
+    reportBatchItemFailures: responseTypes === 'ReportBatchItemFailures',
+    onFailure,
+  };
+  // The source topic is the invocation's: it is compared with a kafka:// destination when the invocation starts.
+  const problem = checkErrorHandling(settings, '');
+  if (problem !== undefined) throw new ConfigError(ERROR_HANDLING_VARIABLES[problem.field], problem.message);
+  return settings;
+}
+
+/** The variable that sets each error-handling control of the consume function. */
+export const ERROR_HANDLING_VARIABLES: Record<keyof ErrorHandling, string> = {
+  maximumRetryAttempts: 'CONSUME_MAXIMUM_RETRY_ATTEMPTS',
+  maximumRecordAgeInSeconds: 'CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS',
+  bisectBatchOnFunctionError: 'CONSUME_BISECT_BATCH_ON_FUNCTION_ERROR',
+  reportBatchItemFailures: 'CONSUME_FUNCTION_RESPONSE_TYPES',
+  onFailure: 'CONSUME_ON_FAILURE_DESTINATION',
+};
+
 /** Builds the config from an environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const defaultTopic = readTopic(env, 'KAFKA_TOPIC', 'payment-done');
@@ -237,10 +305,9 @@ export function loadConfig(env: Env = process.env): Config {
       sessionTimeoutMs,
       heartbeatIntervalMs,
       rebalanceTimeoutMs: readInt(env, 'KAFKA_REBALANCE_TIMEOUT_MS', 10_000, 1_000, 300_000),
-      maxAttempts: readInt(env, 'CONSUME_MAX_ATTEMPTS', 3, 1, 1_000),
+      errorHandling: readErrorHandling(env),
       retryBackoffMs: readInt(env, 'CONSUME_RETRY_BACKOFF_MS', 500, 0, 60_000),
-      onFailure: readChoice<FailurePolicy>(env, 'CONSUME_ON_FAILURE', 'stop', ['stop', 'dead-letter']),
-      deadLetterTopic: read(env, 'CONSUME_DEAD_LETTER_TOPIC') ?? '{topic}.dlq',
+      destinationsDir: read(env, 'CONSUME_DESTINATIONS_DIR') ?? '.offline-destinations',
       durationSeconds: readInt(env, 'CONSUME_DURATION_SECONDS', 60, 1, 86_400),
       handlerModule: read(env, 'CONSUME_HANDLER'),
       eventSourceArn: readArn(env, 'CONSUME_EVENT_SOURCE_ARN'),

@@ -107,10 +107,9 @@ function memberOptions(groupId: string, topic: string, invoke: (event: KafkaEven
     sessionTimeoutMs: consume.sessionTimeoutMs,
     heartbeatIntervalMs: consume.heartbeatIntervalMs,
     rebalanceTimeoutMs: consume.rebalanceTimeoutMs,
-    maxAttempts: consume.maxAttempts,
+    errorHandling: consume.errorHandling,
     retryBackoffMs: consume.retryBackoffMs,
-    onFailure: consume.onFailure,
-    deadLetterTopic: consume.deadLetterTopic,
+    destinationsDir: consume.destinationsDir,
     eventSource: { kind: 'SelfManagedKafka' as const, bootstrapServers: brokers },
     invoke,
   };

@@ -13,6 +13,31 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe('loadConfig', () => {
+  it("gives the consume function AWS's error-handling defaults, and reads each control from its AWS-named variable", () => {
+    expect(loadConfig({}).consume.errorHandling).toEqual({
+      maximumRetryAttempts: -1,
+      maximumRecordAgeInSeconds: -1,
+      bisectBatchOnFunctionError: false,
+      reportBatchItemFailures: false,
+      onFailure: undefined,
+    });
+    const consume = loadConfig({
+      CONSUME_MAXIMUM_RETRY_ATTEMPTS: '3',
+      CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS: '3600',
+      CONSUME_BISECT_BATCH_ON_FUNCTION_ERROR: 'true',
+      CONSUME_FUNCTION_RESPONSE_TYPES: 'ReportBatchItemFailures',
+      CONSUME_ON_FAILURE_DESTINATION: 'kafka://payment-done-failed',
+    }).consume;
+    expect(consume.errorHandling).toEqual({
+      maximumRetryAttempts: 3,
+      maximumRecordAgeInSeconds: 3600,
+      bisectBatchOnFunctionError: true,
+      reportBatchItemFailures: true,
+      onFailure: { kind: 'kafka', topic: 'payment-done-failed' },
+    });
+    expect(consume.destinationsDir).toBe('.offline-destinations');
+  });
+
   it('gives the tutorial defaults when nothing is set', () => {
     const config = loadConfig({});
     expect(config.kafka.brokers).toEqual(['localhost:9092']);
@@ -48,7 +73,13 @@ describe('loadConfig', () => {
     [{ PRODUCE_TOPICS: 'payment-done,bad/topic' }, 'PRODUCE_TOPICS', "'bad/topic'"],
     [{ KAFKA_SESSION_TIMEOUT_MS: '3000' }, 'KAFKA_SESSION_TIMEOUT_MS', 'from 6000'],
     [{ KAFKA_HEARTBEAT_INTERVAL_MS: '20000' }, 'KAFKA_HEARTBEAT_INTERVAL_MS', 'lower than KAFKA_SESSION_TIMEOUT_MS'],
-    [{ CONSUME_ON_FAILURE: 'ignore' }, 'CONSUME_ON_FAILURE', 'stop, dead-letter'],
+    [{ CONSUME_ON_FAILURE: 'dead-letter' }, 'CONSUME_ON_FAILURE', 'no longer read: use CONSUME_ON_FAILURE_DESTINATION'],
+    [{ CONSUME_MAX_ATTEMPTS: '3' }, 'CONSUME_MAX_ATTEMPTS', 'use CONSUME_MAXIMUM_RETRY_ATTEMPTS'],
+    [{ CONSUME_DEAD_LETTER_TOPIC: 'x.dlq' }, 'CONSUME_DEAD_LETTER_TOPIC', 'CONSUME_ON_FAILURE_DESTINATION=kafka://'],
+    [{ CONSUME_MAXIMUM_RETRY_ATTEMPTS: '-2' }, 'CONSUME_MAXIMUM_RETRY_ATTEMPTS', 'from -1 to 10000'],
+    [{ CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS: '30' }, 'CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS', 'from 60 to 604800, got 30'],
+    [{ CONSUME_FUNCTION_RESPONSE_TYPES: 'BatchItemFailures' }, 'CONSUME_FUNCTION_RESPONSE_TYPES', 'ReportBatchItemFailures'],
+    [{ CONSUME_ON_FAILURE_DESTINATION: 'orders.dlq' }, 'CONSUME_ON_FAILURE_DESTINATION', 'neither kafka://<topic> nor an SQS'],
   ])('rejects %j naming %s', (env, variable, words) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);

@@ -1,7 +1,8 @@
 /**
  * Lambda's delivery contract through `npm run consume` against the real broker: a failing batch is
- * retried from the first uncommitted offset, the attempt limit applies (stop or dead-letter), and the
- * batch the handler gets has the fields of a real Lambda MSK event.
+ * retried from the first uncommitted offset, MaximumRetryAttempts applies as AWS counts it, and the
+ * batch the handler gets has the fields of a real Lambda MSK event. (AWS's other error-handling
+ * controls: consume-error-handling.test.ts.)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { committedOffsets, createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { committedOffsets, createTopic, endOffsets, testBrokers, testKafka, uniqueName } from './support/kafka';
 import { logLines, processed, produceKeyed, startConsumeCli, summaryOf, type Member } from './support/consume';
 import fixture from './fixtures/msk-event.json';
 
@@ -44,47 +45,50 @@ describe('consume: delivery as Lambda', () => {
     expect(first?.[0]).toBe('0@0');
     const failures = logLines(member).filter((line) => line.message === 'batch failed');
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ attempt: 1, maxAttempts: 3, error: 'injected failure (fail-once)' });
+    // AWS's default: infinite retries.
+    expect(failures[0]).toMatchObject({ attempt: 1, of: 'infinite', error: 'injected failure (fail-once)', partition: `${topic}-0` });
     expect(processed(member).map(({ offset }) => offset)).toEqual(Array.from({ length: 20 }, (_, index) => index));
     expect(summaryOf(member)).toMatchObject({ recordsProcessed: 20, retries: 1, stoppedBecause: 'maxRecords' });
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(20);
   });
 
   it(
-    'a handler that always throws stops the member with a clear error after the ' +
-      'configured attempts and commits nothing (the default policy)',
+    'a handler that always throws gets the batch 1 + CONSUME_MAXIMUM_RETRY_ATTEMPTS times; ' +
+      'without a destination the records are then discarded and committed, as AWS does',
     async () => {
       // Prepare
-      const topic = await createTopic(uniqueName('consume-stop'), 1);
-      const groupId = uniqueName('group-stop');
+      const topic = await createTopic(uniqueName('consume-discard'), 1);
+      const groupId = uniqueName('group-discard');
       await produceKeyed(topic, 5, 5);
 
       // Act
-      const member = consume(topic, groupId, ['--duration', '60'], {
+      const member = consume(topic, groupId, ['--max-records', '5'], {
         TEST_HANDLER_MODE: 'fail-always',
-        CONSUME_MAX_ATTEMPTS: '3',
+        CONSUME_MAXIMUM_RETRY_ATTEMPTS: '2',
         CONSUME_RETRY_BACKOFF_MS: '100',
       });
       const exit = await member.process.exited;
 
       // Assess
-      expect(exit).toBe(1);
+      expect(exit, member.process.output()).toBe(0);
       expect(attempts(member)).toEqual([
         ['0@0', '0@1', '0@2', '0@3', '0@4'],
         ['0@0', '0@1', '0@2', '0@3', '0@4'],
         ['0@0', '0@1', '0@2', '0@3', '0@4'],
       ]);
-      expect(member.process.stdout()).toContain(`summary: member`);
-      expect(summaryOf(member)).toMatchObject({
-        recordsProcessed: 0,
-        retries: 2,
-        stoppedBecause: 'failed',
-        error:
-          `the handler failed 3 times for ${topic}-0 offsets 0..4 (CONSUME_ON_FAILURE=stop); ` +
-          'last error: injected failure (fail-always)',
+      const failures = logLines(member).filter((line) => line.message === 'batch failed');
+      expect(failures.map((line) => [line.attempt, line.of, line.offsets, line.retryInMs])).toEqual([
+        [1, 3, '0..4', 100],
+        [2, 3, '0..4', 200],
+      ]);
+      expect(logLines(member).find((line) => line.message === 'records discarded')).toMatchObject({
+        condition: 'RetriesExhausted',
+        records: 5,
+        attempts: 3,
       });
+      expect(summaryOf(member)).toMatchObject({ recordsProcessed: 0, retries: 2, discarded: 5, stoppedBecause: 'maxRecords' });
       expect(processed(member)).toHaveLength(0);
-      expect((await committedOffsets(groupId, topic)).get(0)).toBe(-1);
+      expect((await committedOffsets(groupId, topic)).get(0)).toBe(5);
     },
   );
 
@@ -106,51 +110,12 @@ describe('consume: delivery as Lambda', () => {
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(-1);
   });
 
-  it(
-    'with the dead-letter policy, records whose batch failed every attempt go to the ' +
-      'dead-letter topic with their key, value and headers, and are committed',
-    async () => {
-      // Prepare
-      const topic = await createTopic(uniqueName('consume-dlq'), 1);
-      const groupId = uniqueName('group-dlq');
-      const deadLetterTopic = `${topic}.dlq`;
-      const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-      await producer.connect();
-      await producer.send({
-        topic,
-        messages: [1, 2, 3].map((n) => ({ key: `key-${n}`, value: `value-${n}`, headers: { origin: 'test' } })),
-      });
-      await producer.disconnect();
-
-      // Act
-      const member = consume(topic, groupId, ['--max-records', '3'], {
-        TEST_HANDLER_MODE: 'fail-always',
-        CONSUME_MAX_ATTEMPTS: '2',
-        CONSUME_RETRY_BACKOFF_MS: '100',
-        CONSUME_ON_FAILURE: 'dead-letter',
-      });
-      const exit = await member.process.exited;
-
-      // Assess
-      expect(exit, member.process.output()).toBe(0);
-      expect(attempts(member)).toHaveLength(2);
-      expect(summaryOf(member)).toMatchObject({ recordsProcessed: 0, deadLettered: 3, stoppedBecause: 'maxRecords' });
-      const dead = await readRecords(deadLetterTopic, 3);
-      expect(dead.map(({ key, value }) => [key, value])).toEqual([
-        ['key-1', 'value-1'],
-        ['key-2', 'value-2'],
-        ['key-3', 'value-3'],
-      ]);
-      expect(dead[0]?.headers).toMatchObject({
-        origin: 'test',
-        'x-dead-letter-source': `${topic}-0@0`,
-        'x-dead-letter-error': 'injected failure (fail-always)',
-        'x-dead-letter-attempts': '2',
-        'x-dead-letter-group': groupId,
-      });
-      expect((await committedOffsets(groupId, topic)).get(0)).toBe(3);
-    },
-  );
+  it('refuses the variables AWS-named settings replaced, naming the new one, before it joins anything', async () => {
+    const topic = await createTopic(uniqueName('consume-old-env'), 1);
+    const member = consume(topic, uniqueName('group-old-env'), ['--duration', '5'], { CONSUME_ON_FAILURE: 'dead-letter' });
+    expect(await member.process.exited).toBe(2);
+    expect(member.process.output()).toContain('CONSUME_ON_FAILURE: no longer read: use CONSUME_ON_FAILURE_DESTINATION');
+  });
 
   it('the batch handed to the handler has every field of a real Lambda MSK event, with the same values for the same record', async () => {
     // Prepare: the fixture's record, produced for real (the sample's key is not canonical base64: compare its bytes).

@@ -202,20 +202,18 @@ describe('consume: the group member library', () => {
     expect([...committed.values()].filter((offset) => offset > 0)).toEqual([5]);
   });
 
-  it('dead-letters only the records the handler was given, not those the filter left out', async () => {
-    // Prepare
-    const topic = await createTopic(uniqueName('member-dlq-filter'), 1);
-    const groupId = uniqueName('group-dlq-filter');
-    const deadLetterTopic = uniqueName('member-dlq-filter-dlq');
+  it('sends the on-failure destination only the records the handler was given, not those the filter left out', async () => {
+    // Prepare: AWS writes only to a destination topic that exists.
+    const topic = await createTopic(uniqueName('member-dest-filter'), 1);
+    const groupId = uniqueName('group-dest-filter');
+    const destinationTopic = await createTopic(uniqueName('member-dest-filter-failed'), 1);
     await produce(topic, ['keep-1', 'skip-2', 'keep-3']);
 
     // Act
     const summary = await startGroupMember(
       options(topic, groupId, [], {
         maxRecords: 3,
-        maxAttempts: 1,
-        onFailure: 'dead-letter',
-        deadLetterTopic,
+        errorHandling: { ...config.consume.errorHandling, maximumRetryAttempts: 0, onFailure: { kind: 'kafka', topic: destinationTopic } },
         filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
         invoke: async () => {
           throw new Error('always fails');
@@ -223,11 +221,15 @@ describe('consume: the group member library', () => {
       }),
     ).done;
 
-    // Assess
-    const deadLettered = await readRecords(deadLetterTopic, 2);
-    expect(deadLettered.map(({ value }) => value)).toEqual(['keep-1', 'keep-3']);
-    expect(summary).toMatchObject({ deadLettered: 2, filtered: 1, recordsProcessed: 1 });
+    // Assess: one message per failed record, its value the invocation record with the record's own event.
+    const sent = await readRecords(destinationTopic, 2);
+    const payloads = sent.map(({ value }) => JSON.parse(value ?? '{}') as { payload: KafkaEvent });
+    expect(payloads.map(({ payload }) => eventRecords(payload).map((record) => decodeBase64(record.value)))).toEqual([
+      ['keep-1'],
+      ['keep-3'],
+    ]);
+    expect(summary).toMatchObject({ sentToDestination: 2, filtered: 1, recordsProcessed: 1 });
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(3);
-    expect(await endOffsets(deadLetterTopic)).toEqual(new Map([[0, '2']]));
+    expect(await endOffsets(destinationTopic)).toEqual(new Map([[0, '2']]));
   });
 });

@@ -59,9 +59,11 @@ describe('consume: the invocation input', () => {
         recordsProcessed: 12,
         batches: 2,
         retries: 1,
-        deadLettered: 0,
+        sentToDestination: 0,
+        discarded: 0,
         filtered: 0,
         partitions: [0, 2],
+        end: { kind: 'stopped' },
         stoppedBecause: 'stopped',
       }),
     ).toBe('member m-1 of group my-app3 processed 12 records of payment-done in 2 batches (partitions 0, 2; 1 retries); stopped: stopped');

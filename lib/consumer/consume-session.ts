@@ -63,6 +63,13 @@ export function parseConsumeRequest(input: unknown, config: Config, durationFall
     throw new ValidationError('groupId must be a consumer group id without spaces', 'groupId');
   const topic = body.topic ?? config.defaultTopic;
   if (typeof topic !== 'string' || !TOPIC_NAME.test(topic)) throw new ValidationError('topic must be a valid Kafka topic name', 'topic');
+  const destination = config.consume.errorHandling.onFailure;
+  if (destination?.kind === 'kafka' && destination.topic === topic) {
+    throw new ValidationError(
+      `CONSUME_ON_FAILURE_DESTINATION is kafka://${topic}, the topic consumed: the on-failure topic must be another one (as AWS requires)`,
+      'topic',
+    );
+  }
   const fromBeginning = body.fromBeginning ?? true;
   if (typeof fromBeginning !== 'boolean') throw new ValidationError('fromBeginning must be true or false', 'fromBeginning');
   return {
@@ -160,7 +167,8 @@ export function describeSummary(summary: GroupMemberSummary): string {
   const held = summary.partitions.length === 0 ? 'no partitions' : `partitions ${summary.partitions.join(', ')}`;
   const extra = [
     summary.retries > 0 ? `${summary.retries} retries` : '',
-    summary.deadLettered > 0 ? `${summary.deadLettered} dead-lettered` : '',
+    summary.sentToDestination > 0 ? `${summary.sentToDestination} sent to the on-failure destination` : '',
+    summary.discarded > 0 ? `${summary.discarded} discarded` : '',
     summary.filtered > 0 ? `${summary.filtered} filtered` : '',
   ].filter((part) => part !== '');
   const member = summary.memberId ?? '(never joined)';

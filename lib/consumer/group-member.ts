@@ -3,27 +3,30 @@
  * mapping does:
  *
  * - records reach `invoke` as Lambda's Kafka event, at most `batchSize` per invocation, records of
- *   several partitions in one event when one fetch brought them;
+ *   several partitions in one event when one fetch brought them (batch-collector.ts);
  * - the broker holds each fetch until about a batch's worth of bytes is there or `batchWindowMs` has
  *   passed (0: deliver as soon as anything is there);
- * - offsets are committed only after `invoke` resolved for the batch, so a crash re-delivers, never loses
- *   (the commit is sent while the next batch is handled, and awaited before any rejoin or leave);
- * - a failing batch is retried (same records, from the first uncommitted offset, with exponential
- *   backoff) up to `maxAttempts`; then the member stops with an error (`onFailure: 'stop'`, the default)
- *   or writes the records to a dead-letter topic and commits (`'dead-letter'`);
+ * - failures are handled as AWS's error-handling controls say (delivery-policy.ts): retries with backoff,
+ *   record age, bisecting, partial batch responses, the on-failure destination (failure-destinations.ts);
+ * - offsets are committed only for records whose delivery is finished, so a crash re-delivers, never loses
+ *   (commit-queue.ts: sent while the next batch is handled, awaited before any rejoin or leave);
  * - order is kept within a partition: the next records of a partition are handed over only after the
- *   previous ones succeeded;
- * - stopping finishes the batch in hand, commits, and leaves the group (LeaveGroup), so the partitions
+ *   previous ones are finished, and a partition being retried holds up only itself;
+ * - stopping finishes the invocation in hand, commits, and leaves the group (LeaveGroup), so the partitions
  *   move to the other members at once instead of after the session timeout.
  *
  * kafkajs sends heartbeats only when asked, so a heartbeat runs every `heartbeatIntervalMs` while the
  * handler works; a rebalance noticed meanwhile is acted on once the batch in hand is committed.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';
 import type { ConsumeConfig } from '../config';
 import { errorMessage } from '../errors';
+import { BatchCollector, type Contribution, type ContributionOutcome } from './batch-collector';
+import { CommitQueue } from './commit-queue';
+import { deliverBatch, formatFailureDestination, type DeliveryStats, type PartitionOutcome } from './delivery-policy';
+import { createFailureDestination, localFunctionArn } from './failure-destinations';
 import { buildKafkaEvent, lambdaRecord, type EventSourceSpec, type KafkaEvent, type PartitionBatch } from './lambda-event';
 
 export type { EventSourceSpec, KafkaEvent } from './lambda-event';
@@ -38,10 +41,9 @@ export type MemberSettings = Pick<
   | 'sessionTimeoutMs'
   | 'heartbeatIntervalMs'
   | 'rebalanceTimeoutMs'
-  | 'maxAttempts'
+  | 'errorHandling'
   | 'retryBackoffMs'
-  | 'onFailure'
-  | 'deadLetterTopic'
+  | 'destinationsDir'
 >;
 
 export interface GroupMemberOptions extends MemberSettings {
@@ -52,32 +54,52 @@ export interface GroupMemberOptions extends MemberSettings {
   /** Where to start when the group has no committed offset for a partition. */
   startingPosition: StartingPosition;
   eventSource: EventSourceSpec;
-  /** Handles one Lambda-shaped batch. Resolving = success (offsets committed after it); throwing = failure. */
+  /**
+   * Handles one Lambda-shaped batch. Resolving = success, or with ReportBatchItemFailures the records its
+   * `batchItemFailures` names failed; throwing = the batch failed.
+   */
   invoke: (event: KafkaEvent) => Promise<unknown>;
   /** Records for which this returns false are not passed to invoke but are committed (Lambda filterPatterns). */
   filter?: (record: MSKRecord) => boolean;
-  /** Stop after this many records were processed. */
+  /** The function's name in the invocation records sent to the on-failure destination (default consume). */
+  functionName?: string;
+  /** Stop after this many records were finished. */
   maxRecords?: number;
   /** Stop after this long (measured from the start). */
   durationMs?: number;
 }
 
+/** Why a member ended. The ones after `stopped` are failures: the member could not go on. */
+export type MemberEnd =
+  | { kind: 'duration' }
+  | { kind: 'max-records' }
+  | { kind: 'stopped' }
+  /** The on-failure destination refused records: they and the partition's later records stay uncommitted. */
+  | { kind: 'destination-failed'; destination: string; partition: string; error: string }
+  | { kind: 'could-not-start'; error: string }
+  | { kind: 'crashed'; error: string };
+
 export interface GroupMemberSummary {
   memberId: string | undefined;
   groupId: string;
   topic: string;
-  /** Records whose batch succeeded (filtered-out records included); their offsets are committed in order right after. */
+  /** Records handled (filtered-out records included, those given up on not); their offsets are committed. */
   recordsProcessed: number;
   /** Invocations that succeeded. */
   batches: number;
-  /** Failed attempts that were retried. */
+  /** Invocations again after a failure (the first attempt not counted, as AWS counts). */
   retries: number;
-  deadLettered: number;
+  /** Records given up on and sent to the on-failure destination. */
+  sentToDestination: number;
+  /** Records given up on without a destination (AWS discards them). */
+  discarded: number;
   /** Records skipped by the filter (committed without an invocation). */
   filtered: number;
   /** Partitions held at the last assignment. */
   partitions: number[];
+  end: MemberEnd;
   stoppedBecause: 'duration' | 'maxRecords' | 'stopped' | 'failed';
+  /** For a failed end: what went wrong, in words. */
   error?: string;
 }
 
@@ -85,7 +107,7 @@ export interface GroupMember {
   /** Resolves once the member has joined the group, rejects if it could not start. */
   joined: Promise<void>;
   memberId(): string | undefined;
-  /** Finish the batch in hand, commit, leave the group, disconnect. Idempotent. */
+  /** Finish the invocation in hand, commit, leave the group, disconnect. Idempotent. */
   stop(): Promise<GroupMemberSummary>;
   /** Resolves when the member has stopped for any reason (duration, maxRecords, stop(), failure). */
   done: Promise<GroupMemberSummary>;
@@ -98,22 +120,6 @@ const IDLE_FETCH_WAIT_MS = 500;
 /** With a window, the broker answers a fetch early once this many bytes per record of a full batch are there. */
 const BYTES_PER_RECORD_ESTIMATE = 1_024;
 const MAX_MIN_BYTES = 1_048_576;
-/** Exponential backoff between attempts stops growing here. */
-const MAX_BACKOFF_MS = 60_000;
-
-type Outcome =
-  | { ok: true }
-  /** The batch failed for good, or the member is stopping: leave its records uncommitted. */
-  | { ok: false; rethrow: false }
-  /** A Kafka error the runner must see (commit refused during a rebalance …): thrown out of eachBatch. */
-  | { ok: false; rethrow: true; error: unknown };
-
-interface Contribution {
-  topic: string;
-  partition: number;
-  messages: KafkaMessage[];
-  payload: EachBatchPayload;
-}
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -139,14 +145,27 @@ function waitUnless(ms: number, cut: Promise<void>): Promise<void> {
   });
 }
 
-function offsetRange(batches: PartitionBatch[]): Record<string, string> {
-  const ranges: Record<string, string> = {};
-  for (const { topic, partition, messages } of batches) {
-    const first = messages[0];
-    const last = messages[messages.length - 1];
-    if (first !== undefined && last !== undefined) ranges[`${topic}-${partition}`] = `${first.offset}..${last.offset}`;
+function nextOffsetAfter(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+/** The end in words, for logs and the consume function's error. */
+export function describeEnd(end: MemberEnd): string | undefined {
+  switch (end.kind) {
+    case 'destination-failed':
+      return `could not send records of ${end.partition} to the on-failure destination ${end.destination}: ${end.error}`;
+    case 'could-not-start':
+    case 'crashed':
+      return end.error;
+    default:
+      return undefined;
   }
-  return ranges;
+}
+
+function stoppedBecauseOf(end: MemberEnd): GroupMemberSummary['stoppedBecause'] {
+  if (end.kind === 'max-records') return 'maxRecords';
+  if (end.kind === 'duration' || end.kind === 'stopped') return end.kind;
+  return 'failed';
 }
 
 /** Starts a member: connects, subscribes, joins the group and delivers batches until stopped. */
@@ -169,15 +188,14 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   let memberId: string | undefined;
   let partitions: number[] = [];
   let hasJoined = false;
-  const counters = { recordsProcessed: 0, batches: 0, retries: 0, deadLettered: 0, filtered: 0 };
+  /** Records finished (handled, filtered out or given up on) and filtered out. */
+  const counters = { finished: 0, filtered: 0 };
   /** Records handed to the collector and not yet failed: bounds what maxRecords lets through. */
   let claimed = 0;
   let stopping = false;
-  let stoppedBecause: GroupMemberSummary['stoppedBecause'] = 'stopped';
-  let failure: string | undefined;
+  let end: MemberEnd = { kind: 'stopped' };
   let stopPromise: Promise<GroupMemberSummary> | undefined;
   let durationTimer: NodeJS.Timeout | undefined;
-  let producer: Producer | undefined;
   /** Heartbeat errors seen while a handler ran (a rebalance, an expired session), re-thrown to kafkajs. */
   let heartbeatError: unknown;
   const activePayloads = new Set<EachBatchPayload>();
@@ -212,10 +230,16 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     memberId,
     groupId,
     topic,
-    ...counters,
+    recordsProcessed: counters.finished - stats.sentToDestination - stats.discarded,
+    batches: stats.invocations - stats.failedInvocations,
+    retries: stats.retries,
+    sentToDestination: stats.sentToDestination,
+    discarded: stats.discarded,
+    filtered: counters.filtered,
     partitions: [...partitions],
-    stoppedBecause,
-    ...(failure === undefined ? {} : { error: failure }),
+    end,
+    stoppedBecause: stoppedBecauseOf(end),
+    ...(describeEnd(end) === undefined ? {} : { error: describeEnd(end) }),
   });
 
   const beat = () => {
@@ -228,264 +252,137 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 
   const recordsLeft = () => (options.maxRecords === undefined ? Number.POSITIVE_INFINITY : options.maxRecords - claimed);
 
-  // ---- batches: contributions of concurrently handled partitions, delivered one invocation at a time ----
-  let pending: Contribution[] = [];
-  let pendingCount = 0;
-  let pendingResult: Deferred<Outcome> | undefined;
-  let flushScheduled = false;
-  let deliveries: Promise<void> = Promise.resolve();
+  // ---- delivery: batches gathered by the collector, settled by the delivery policy, committed by the queue ----
+  const commits = new CommitQueue((offsets, error) => {
+    logger.warn('commit refused', { groupId, memberId, offsets, error: errorMessage(error) });
+  });
+  const destination =
+    options.errorHandling.onFailure === undefined
+      ? undefined
+      : createFailureDestination(options.errorHandling.onFailure, {
+          kafka,
+          logger,
+          eventSource: options.eventSource,
+          functionArn: localFunctionArn(options.functionName ?? 'consume'),
+          directory: options.destinationsDir,
+        });
+  const stats: DeliveryStats = { invocations: 0, failedInvocations: 0, retries: 0, sentToDestination: 0, discarded: 0 };
+  const stopped: ContributionOutcome = { ok: false, rethrow: false };
+  /** Bumped at each join: settling that started in an earlier generation gives up its partition. */
+  let generation = 0;
+  /** Partitions paused while their records are retried on their own. */
+  const paused = new Set<number>();
 
-  const flush = () => {
-    flushScheduled = false;
-    if (pending.length === 0 || pendingResult === undefined) return;
-    const taken = pending;
-    const result = pendingResult;
-    pending = [];
-    pendingCount = 0;
-    pendingResult = undefined;
-    deliveries = deliveries.then(async () => {
-      try {
-        result.resolve(await deliver(taken));
-      } catch (error) {
-        result.resolve({ ok: false, rethrow: true, error });
-      }
-    });
-  };
-
-  const contribute = (contribution: Contribution): Promise<Outcome> => {
-    pending.push(contribution);
-    pendingCount += contribution.messages.length;
-    claimed += contribution.messages.length;
-    pendingResult ??= deferred<Outcome>();
-    const { promise } = pendingResult;
-    if (pendingCount >= options.batchSize) {
-      flush();
-    } else if (!flushScheduled) {
-      // The other partitions of the same fetch reach eachBatch in this same turn: gather them first.
-      flushScheduled = true;
-      setImmediate(flush);
-    }
-    return promise;
-  };
-
-  /** Writes the records the handler was given (not those the filter left out) to the dead-letter topic. */
-  const deadLetter = async (batches: PartitionBatch[], error: unknown, attempts: number) => {
-    const target = options.deadLetterTopic.replaceAll('{topic}', topic);
-    if (producer === undefined) {
-      const admin: Admin = kafka.admin();
-      await admin.connect();
-      try {
-        // A missing dead-letter topic is created rather than losing the records.
-        await admin.createTopics({ topics: [{ topic: target, numPartitions: 1 }], waitForLeaders: true });
-      } finally {
-        await admin.disconnect();
-      }
-      producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-    }
-    const messages = batches.flatMap(({ topic: source, partition, messages: records }) =>
-      records.map((message) => ({
-        key: message.key,
-        value: message.value,
-        headers: {
-          ...message.headers,
-          'x-dead-letter-source': `${source}-${partition}@${message.offset}`,
-          'x-dead-letter-error': errorMessage(error).slice(0, 1_000),
-          'x-dead-letter-attempts': String(attempts),
-          'x-dead-letter-group': groupId,
-        },
-      })),
-    );
-    await producer.send({ topic: target, messages });
-    logger.error('records dead-lettered', {
-      groupId,
-      memberId,
-      deadLetterTopic: target,
-      records: messages.length,
-      offsets: offsetRange(batches),
-      attempts,
-      error: errorMessage(error),
-    });
-    return messages.length;
-  };
-
-  // ---- commits: in order, one request in flight, later offsets of a partition superseding earlier ones ----
-  /** topic → partition → next offset to read, for batches that succeeded and are not committed yet. */
-  const pendingOffsets = new Map<string, Map<number, bigint>>();
-  let commitPayload: EachBatchPayload | undefined;
-  let committing: Promise<void> | undefined;
-  /** A commit the broker refused since the last join, re-thrown to kafkajs so that it rejoins. */
-  let commitError: unknown;
-
-  const commitPending = async () => {
-    while (pendingOffsets.size > 0 && commitError === undefined && commitPayload !== undefined) {
-      const topics = [...pendingOffsets].map(([name, offsets]) => ({
-        topic: name,
-        partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-      }));
-      pendingOffsets.clear();
-      try {
-        await commitPayload.commitOffsetsIfNecessary({ topics });
-      } catch (error) {
-        // Processed but not committed (typically a rebalance): whoever owns these partitions next gets
-        // the records again — at least once.
-        commitError = error;
-        pendingOffsets.clear();
-        logger.warn('commit refused', { groupId, memberId, offsets: topics, error: errorMessage(error) });
-      }
-    }
-  };
-
-  const startCommitting = () => {
-    if (committing !== undefined) return;
-    committing = commitPending().finally(() => {
-      committing = undefined;
-    });
-  };
-
-  const enqueueCommit = (contributions: Contribution[]) => {
-    // After a refused commit nothing more is committed until the member has rejoined.
-    if (commitError !== undefined) return;
-    for (const { topic: name, partition, messages, payload } of contributions) {
-      const last = messages[messages.length - 1];
-      if (last === undefined) continue;
-      const offsets = pendingOffsets.get(name) ?? new Map<number, bigint>();
-      // The committed offset is the next record to read.
-      const next = BigInt(last.offset) + 1n;
-      const previous = offsets.get(partition);
-      offsets.set(partition, previous !== undefined && previous > next ? previous : next);
-      pendingOffsets.set(name, offsets);
-      commitPayload = payload;
-    }
-    startCommitting();
-  };
-
-  /** Resolves once every enqueued commit has been answered (or one was refused). */
-  const commitsSettled = async () => {
-    for (;;) {
-      if (committing !== undefined) {
-        await committing;
-      } else if (pendingOffsets.size > 0 && commitError === undefined) {
-        startCommitting();
-      } else {
-        return;
-      }
-    }
-  };
-
-  const deliver = async (contributions: Contribution[]): Promise<Outcome> => {
+  const deliver = async (contributions: Contribution[]): Promise<Promise<ContributionOutcome>[]> => {
     const count = contributions.reduce((sum, { messages }) => sum + messages.length, 0);
     if (stopping) {
       // Queued behind the batch in hand when the stop came: left uncommitted for the next owner.
       claimed -= count;
-      return { ok: false, rethrow: false };
+      return contributions.map(() => Promise.resolve(stopped));
     }
-    // What the handler is given: the records the filter keeps (all of them when the event cannot be built).
-    let batches: PartitionBatch[] = contributions.map(({ topic: name, partition, messages }) => ({ topic: name, partition, messages }));
-    const { filter } = options;
-    let skipped = 0;
-    let event: KafkaEvent | undefined;
-    let lastError: unknown;
-    try {
-      const kept =
-        filter === undefined
-          ? batches
-          : batches.map((batch) => ({
-              ...batch,
-              messages: batch.messages.filter((message) => filter(lambdaRecord(batch.topic, batch.partition, message))),
-            }));
-      event = buildKafkaEvent(options.eventSource, kept);
-      skipped = count - kept.reduce((sum, { messages }) => sum + messages.length, 0);
-      batches = kept;
-    } catch (error) {
-      // A record the event cannot be built from fails like a handler would, through the failure policy.
-      lastError = error;
-      logger.warn('batch failed', {
-        groupId,
-        memberId,
-        attempt: 0,
-        records: count,
-        offsets: offsetRange(contributions),
-        error: `could not build the event: ${errorMessage(error)}`,
+    const payloads = new Map(contributions.map((c) => [`${c.topic}-${c.partition}`, c.payload]));
+    const generationAtDelivery = generation;
+    const batches = contributions.map(({ topic: name, partition, messages }) => ({ topic: name, partition, messages }));
+    const kept = keepFiltered(batches);
+    const delivery = deliverBatch(
+      kept.filter(({ messages }) => messages.length > 0),
+      {
+        settings: options.errorHandling,
+        retryBackoffMs: options.retryBackoffMs,
+        toEvent: (records) => buildKafkaEvent(options.eventSource, records),
+        invoke: options.invoke,
+        sendToDestination: destination?.send,
+        commit: (name, partition, nextOffset) => {
+          const payload = payloads.get(`${name}-${partition}`);
+          if (payload !== undefined) commits.add(name, partition, nextOffset, payload);
+        },
+        wait: (ms) => waitUnless(ms, stopRequested.promise),
+        // A rebalance hands the partitions over: whoever owns them next starts again from the committed offset.
+        stopping: () => stopping || generation !== generationAtDelivery,
+        now: Date.now,
+        logger: logger.createChild({ persistentKeys: { groupId, memberId } }),
+        stats,
+      },
+    );
+    await delivery.invoked;
+    return contributions.map(async (contribution, index): Promise<ContributionOutcome> => {
+      const key = `${contribution.topic}-${contribution.partition}`;
+      const keptCount = kept[index]?.messages.length ?? 0;
+      if (keptCount === 0) {
+        // Every record was left out by the filter: committed without an invocation (Lambda filterPatterns).
+        const last = contribution.messages[contribution.messages.length - 1];
+        if (last !== undefined) commits.add(contribution.topic, contribution.partition, nextOffsetAfter(last.offset), contribution.payload);
+        finished(contribution, keptCount);
+        return { ok: true };
+      }
+      const outcome = delivery.outcomes.get(key) ?? Promise.resolve<PartitionOutcome>({ kind: 'done' });
+      if (delivery.settling.has(key)) {
+        // Retried on its own: the partition is paused so that kafkajs goes on fetching the others (its fetch
+        // loop waits for every eachBatch of a fetch), and picks up after the settled records once resumed.
+        detach(contribution, keptCount, outcome, generationAtDelivery);
+        return stopped;
+      }
+      return settled(contribution, keptCount, await outcome);
+    });
+  };
+
+  /** Counts a contribution whose records are all finished; ends the member at maxRecords. */
+  const finished = (contribution: Contribution, keptCount: number) => {
+    counters.finished += contribution.messages.length;
+    counters.filtered += contribution.messages.length - keptCount;
+    if (options.maxRecords !== undefined && counters.finished >= options.maxRecords) void requestStop({ kind: 'max-records' });
+  };
+
+  const settled = (contribution: Contribution, keptCount: number, outcome: PartitionOutcome): ContributionOutcome => {
+    if (outcome.kind === 'done') {
+      // Records the filter left out after the last one invoked are committed with it.
+      const last = contribution.messages[contribution.messages.length - 1];
+      if (last !== undefined) commits.add(contribution.topic, contribution.partition, nextOffsetAfter(last.offset), contribution.payload);
+      finished(contribution, keptCount);
+      return { ok: true };
+    }
+    claimed -= contribution.messages.length;
+    if (outcome.kind === 'destination-failed') {
+      fail({
+        kind: 'destination-failed',
+        destination: options.errorHandling.onFailure === undefined ? 'none' : formatFailureDestination(options.errorHandling.onFailure),
+        partition: `${contribution.topic}-${contribution.partition}`,
+        error: errorMessage(outcome.error),
       });
     }
-    let succeeded = event !== undefined && count === skipped;
-    let attempts = 0;
-    if (event !== undefined && !succeeded) {
-      for (let attempt = 1; attempt <= options.maxAttempts; attempt += 1) {
-        attempts = attempt;
-        try {
-          await options.invoke(event);
-          succeeded = true;
-          break;
-        } catch (error) {
-          lastError = error;
-          logger.warn('batch failed', {
-            groupId,
-            memberId,
-            attempt,
-            maxAttempts: options.maxAttempts,
-            records: count,
-            offsets: offsetRange(contributions),
-            error: errorMessage(error),
-          });
-          if (attempt === options.maxAttempts) break;
-          if (stopping) {
-            // Leaving: the next owner of these partitions gets the records again.
-            claimed -= count;
-            return { ok: false, rethrow: false };
-          }
-          counters.retries += 1;
-          // A stop cuts the wait short; the attempt after it is then skipped (see above).
-          await waitUnless(Math.min(options.retryBackoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS), stopRequested.promise);
-          if (stopping) {
-            claimed -= count;
-            return { ok: false, rethrow: false };
-          }
-        }
-      }
-    }
-
-    let deadLettered = 0;
-    if (!succeeded) {
-      if (options.onFailure === 'dead-letter') {
-        try {
-          deadLettered = await deadLetter(batches, lastError, attempts);
-        } catch (error) {
-          claimed -= count;
-          fail(
-            `could not write ${count} records to the dead-letter topic after ${attempts} failed attempts: ${errorMessage(error)}`,
-            error,
-          );
-          return { ok: false, rethrow: false };
-        }
-      } else {
-        claimed -= count;
-        const ranges = Object.entries(offsetRange(contributions))
-          .map(([key, range]) => `${key} offsets ${range}`)
-          .join(', ');
-        fail(
-          event === undefined
-            ? `could not build the Lambda event for ${ranges} (CONSUME_ON_FAILURE=stop): ${errorMessage(lastError)}`
-            : `the handler failed ${attempts} times for ${ranges} (CONSUME_ON_FAILURE=stop); last error: ${errorMessage(lastError)}`,
-          lastError,
-        );
-        return { ok: false, rethrow: false };
-      }
-    }
-
-    // Committed without holding up the next batch (requests coalesce while one is in flight), and
-    // awaited before eachBatch returns, so before any rejoin or LeaveGroup.
-    enqueueCommit(contributions);
-    counters.deadLettered += deadLettered;
-    counters.filtered += skipped;
-    counters.recordsProcessed += count - deadLettered;
-    if (succeeded && count > skipped) counters.batches += 1;
-    if (options.maxRecords !== undefined && counters.recordsProcessed + counters.deadLettered >= options.maxRecords) {
-      void requestStop('maxRecords');
-    }
-    return { ok: true };
+    return stopped;
   };
+
+  const detach = (contribution: Contribution, keptCount: number, outcome: Promise<PartitionOutcome>, generationAtDelivery: number) => {
+    const { topic: name, partition, messages } = contribution;
+    consumer.pause([{ topic: name, partitions: [partition] }]);
+    paused.add(partition);
+    void outcome.then((result) => {
+      const next = settled(contribution, keptCount, result);
+      const last = messages[messages.length - 1];
+      if (!next.ok || stopping || generation !== generationAtDelivery || last === undefined) return;
+      consumer.seek({ topic: name, partition, offset: nextOffsetAfter(last.offset) });
+      paused.delete(partition);
+      consumer.resume([{ topic: name, partitions: [partition] }]);
+    });
+  };
+
+  /** What the handler is given: the records the filter keeps (all of them when the filter cannot read a record). */
+  const keepFiltered = (batches: PartitionBatch[]): PartitionBatch[] => {
+    const { filter } = options;
+    if (filter === undefined) return batches;
+    try {
+      return batches.map((batch) => ({
+        ...batch,
+        messages: batch.messages.filter((message) => filter(lambdaRecord(batch.topic, batch.partition, message))),
+      }));
+    } catch {
+      // Building the event fails the same way, through the delivery policy, like a handler error.
+      return batches;
+    }
+  };
+
+  const collector = new BatchCollector(options.batchSize, deliver);
 
   const eachBatch = async (payload: EachBatchPayload) => {
     const { batch } = payload;
@@ -493,11 +390,12 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     try {
       let index = 0;
       while (index < batch.messages.length) {
-        if (stopping || !payload.isRunning() || payload.isStale() || heartbeatError !== undefined || commitError !== undefined) break;
-        const room = Math.min(options.batchSize - pendingCount, recordsLeft());
+        if (stopping || !payload.isRunning() || payload.isStale() || heartbeatError !== undefined || commits.refused !== undefined) break;
+        const room = Math.min(options.batchSize - collector.pendingCount, recordsLeft());
         if (room <= 0) break;
         const messages = batch.messages.slice(index, index + room);
-        const outcome = await contribute({ topic: batch.topic, partition: batch.partition, messages, payload });
+        claimed += messages.length;
+        const outcome = await collector.contribute({ topic: batch.topic, partition: batch.partition, messages, payload });
         if (!outcome.ok) {
           if (outcome.rethrow) throw outcome.error;
           break;
@@ -506,8 +404,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
         if (last !== undefined) payload.resolveOffset(last.offset);
         index += messages.length;
       }
-      await commitsSettled();
-      if (commitError !== undefined && !stopping) throw commitError;
+      await commits.settled();
+      if (commits.refused !== undefined && !stopping) throw commits.refused;
       if (heartbeatError !== undefined && !stopping) {
         const error = heartbeatError;
         heartbeatError = undefined;
@@ -518,23 +416,22 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     }
   };
 
-  const fail = (message: string, cause: unknown) => {
-    failure = message;
-    // Also when a stop was already under way: the summary must say the handler failed for good.
-    stoppedBecause = 'failed';
-    logger.error('member failed', { groupId, memberId, error: message, cause: errorMessage(cause) });
+  /** Ends the member for a reason it cannot go past (also when a stop was already under way). */
+  const fail = (failed: MemberEnd) => {
+    end = failed;
+    logger.error('member failed', { groupId, memberId, end: failed, error: describeEnd(failed) });
     // Not awaited: stopping waits for this very eachBatch to return.
-    void requestStop('failed');
+    void requestStop(failed);
   };
 
-  const requestStop = (reason: GroupMemberSummary['stoppedBecause']): Promise<GroupMemberSummary> => {
+  const requestStop = (reason: MemberEnd): Promise<GroupMemberSummary> => {
     if (stopPromise !== undefined) return stopPromise;
     stopping = true;
-    stoppedBecause = reason;
+    if (end.kind === 'stopped') end = reason;
     stopRequested.resolve();
     stopPromise = (async () => {
       if (durationTimer !== undefined) clearTimeout(durationTimer);
-      logger.info('group leaving', { groupId, memberId, reason });
+      logger.info('group leaving', { groupId, memberId, reason: reason.kind });
       // kafkajs's stop is a no-op until run() has returned (its runner is not "running" while it joins),
       // and would then leave a consumer behind that rejoins by itself: let the start finish first.
       await started.catch(() => undefined);
@@ -545,14 +442,14 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
         logger.warn('consumer disconnect failed', { groupId, memberId, error: errorMessage(error) });
       }
       if (heartbeatTimer !== undefined) clearInterval(heartbeatTimer);
-      if (producer !== undefined) {
-        try {
-          await producer.disconnect();
-        } catch (error) {
-          logger.warn('dead-letter producer disconnect failed', { groupId, memberId, error: errorMessage(error) });
-        }
+      try {
+        await destination?.close();
+      } catch (error) {
+        logger.warn('on-failure destination producer disconnect failed', { groupId, memberId, error: errorMessage(error) });
       }
-      if (!hasJoined) rejectJoined(new Error(failure ?? `member of ${groupId} stopped (${reason}) before it joined the group`));
+      if (!hasJoined) {
+        rejectJoined(new Error(describeEnd(end) ?? `member of ${groupId} stopped (${reason.kind}) before it joined the group`));
+      }
       const result = summary();
       logger.info('group left', { ...result });
       doneDeferred.resolve(result);
@@ -565,8 +462,12 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     memberId = payload.memberId;
     partitions = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
     heartbeatError = undefined;
-    commitError = undefined;
-    pendingOffsets.clear();
+    commits.reset();
+    generation += 1;
+    if (paused.size > 0) {
+      consumer.resume([{ topic, partitions: [...paused] }]);
+      paused.clear();
+    }
     logger.info('group joined', {
       memberId,
       groupId,
@@ -589,9 +490,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     logger.error('member crashed', { groupId, memberId, error: errorMessage(payload.error), restart: payload.restart });
     if (!payload.restart && !stopping) {
-      failure = `consumer crashed: ${errorMessage(payload.error)}`;
+      end = { kind: 'crashed', error: `consumer crashed: ${errorMessage(payload.error)}` };
       rejectJoined(payload.error);
-      void requestStop('failed');
+      void requestStop(end);
     }
   });
   consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
@@ -617,22 +518,22 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   };
 
   if (options.durationMs !== undefined) {
-    durationTimer = setTimeout(() => void requestStop('duration'), options.durationMs);
+    durationTimer = setTimeout(() => void requestStop({ kind: 'duration' }), options.durationMs);
   }
   const started = start();
   started.catch((error: unknown) => {
     const missingTopic = typeof error === 'object' && error !== null && 'type' in error && error.type === 'UNKNOWN_TOPIC_OR_PARTITION';
     const reason = missingTopic ? `topic '${topic}' does not exist` : errorMessage(error);
-    failure = `could not start the member of ${groupId} on ${topic}: ${reason}`;
-    logger.error('member failed', { groupId, topic, error: failure });
+    end = { kind: 'could-not-start', error: `could not start the member of ${groupId} on ${topic}: ${reason}` };
+    logger.error('member failed', { groupId, topic, end, error: end.error });
     rejectJoined(error);
-    void requestStop('failed');
+    void requestStop(end);
   });
 
   return {
     joined,
     memberId: () => memberId,
-    stop: () => requestStop('stopped'),
+    stop: () => requestStop({ kind: 'stopped' }),
     done: doneDeferred.promise,
   };
 }

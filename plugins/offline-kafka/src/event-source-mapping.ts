@@ -2,12 +2,15 @@
  * One event-source mapping under serverless offline: N real consumer-group members (lib/consumer's
  * group member, the same code as the consume function) whose batches invoke the function through
  * serverless-offline's runner. The member commits a batch only after the invocation resolved; a throw or
- * a timeout is retried from the first uncommitted offset with backoff, one batch in flight per partition.
+ * a timeout is a function error, one batch in flight per partition.
+ *
+ * Failures follow the event's error-handling controls (lib/consumer/delivery-policy.ts, AWS's defaults
+ * where unset): retries, record age, bisecting, partial batch responses, the on-failure destination.
  *
  * The mapping supervises its members: a member that could not join (broker down at start) or crashed
  * (broker gone later) is started again with backoff, so the mapping resumes by itself while HTTP keeps
- * serving. A member that stopped because a batch failed `consume.maxAttempts` times with
- * `CONSUME_ON_FAILURE=stop` is not restarted: its group keeps the offset, the next start retries it.
+ * serving. A member whose on-failure destination refused records is not restarted: its group keeps the
+ * offset, the next start tries again.
  */
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -15,6 +18,7 @@ import type { MSKRecord } from 'aws-lambda';
 import type { ConsumeConfig } from '../../../lib/config';
 import { startGroupMember, type GroupMember, type GroupMemberSummary } from '../../../lib/consumer/group-member';
 import type { KafkaEvent } from '../../../lib/consumer/lambda-event';
+import { formatFailureDestination } from '../../../lib/consumer/delivery-policy';
 import { errorMessage } from '../../../lib/errors';
 import type { MappingSpec } from './event-config';
 import { isLambdaTimeout } from './offline-runner';
@@ -59,15 +63,6 @@ export function summariseEvent(event: KafkaEvent): InvocationSummary {
   return { partitions, records, firstOffset, lastOffset, offsets };
 }
 
-/** True when a member stopped because the failure policy gave up on a batch (not a broker problem). */
-function gaveUpOnBatch(summary: GroupMemberSummary): boolean {
-  // group-member.ts words these failures so: "the handler failed N times … (CONSUME_ON_FAILURE=stop)" and
-  // "could not write N records to the dead-letter topic after N failed attempts".
-  return (
-    summary.stoppedBecause === 'failed' && summary.error !== undefined && /CONSUME_ON_FAILURE=stop|dead-letter topic/.test(summary.error)
-  );
-}
-
 export class EventSourceMapping {
   readonly spec: MappingSpec;
   readonly #options: MappingOptions;
@@ -98,6 +93,10 @@ export class EventSourceMapping {
       batchWindowMs: spec.batchWindowMs,
       startingPosition: spec.startingPosition,
       filterPatterns: spec.filter?.source,
+      errorHandling: {
+        ...spec.errorHandling,
+        onFailure: spec.errorHandling.onFailure && formatFailureDestination(spec.errorHandling.onFailure),
+      },
     });
     for (let index = 0; index < spec.members; index += 1) {
       this.#supervisors.push(this.#supervise(index));
@@ -136,10 +135,10 @@ export class EventSourceMapping {
       const summary = await member.done;
       if (this.#stopping) return;
       if (summary.stoppedBecause !== 'failed') return;
-      if (gaveUpOnBatch(summary)) {
-        this.#log.error('event source mapping stopped: a batch kept failing (CONSUME_ON_FAILURE=stop); restart offline to retry it', {
+      if (summary.end.kind === 'destination-failed') {
+        this.#log.error('event source mapping stopped: its on-failure destination refused records; restart offline to try again', {
           member: index,
-          error: summary.error,
+          end: summary.end,
           recordsProcessed: summary.recordsProcessed,
         });
         return;
@@ -177,10 +176,10 @@ export class EventSourceMapping {
       sessionTimeoutMs: consume.sessionTimeoutMs,
       heartbeatIntervalMs: consume.heartbeatIntervalMs,
       rebalanceTimeoutMs: consume.rebalanceTimeoutMs,
-      maxAttempts: consume.maxAttempts,
+      errorHandling: spec.errorHandling,
       retryBackoffMs: consume.retryBackoffMs,
-      onFailure: consume.onFailure,
-      deadLetterTopic: consume.deadLetterTopic,
+      destinationsDir: consume.destinationsDir,
+      functionName: spec.functionName,
       eventSource: spec.eventSource,
       invoke: (event) => this.#invoke(event),
       ...(filter === undefined ? {} : { filter: (record: MSKRecord) => filter.matches(record) }),

@@ -205,7 +205,8 @@ export default class OfflineKafkaPlugin {
           recordsProcessed: summaries.reduce((sum, summary) => sum + summary.recordsProcessed, 0),
           batches: summaries.reduce((sum, summary) => sum + summary.batches, 0),
           retries: summaries.reduce((sum, summary) => sum + summary.retries, 0),
-          deadLettered: summaries.reduce((sum, summary) => sum + summary.deadLettered, 0),
+          sentToDestination: summaries.reduce((sum, summary) => sum + summary.sentToDestination, 0),
+          discarded: summaries.reduce((sum, summary) => sum + summary.discarded, 0),
         });
       }),
     );
