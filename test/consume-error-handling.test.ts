@@ -206,13 +206,10 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     // Act
     const member = consume(topic, groupId, ['--duration', '60'], { TEST_HANDLER_MODE: 'fail-partition', TEST_HANDLER_FAIL_PARTITION: '1' });
     await waitForLagZero(member, groupId, topic, [0, 2]);
-    await waitUntil(
-      () =>
-        logLines(member).filter((line) => line.message === 'batch failed' && line.partition === `${topic}-1`).length >= 3
-          ? true
-          : undefined,
+    await waitFor(
+      () => `three retries of partition 1; the member printed: ${member.process.output().slice(-3_000)}`,
+      () => logLines(member).filter((line) => line.message === 'batch failed' && line.partition === `${topic}-1`).length >= 3,
       30_000,
-      () => member.process.output().slice(-3_000),
     );
     await produce(topic, [{ value: 'later-0', partition: 0 }]);
     await waitForLagZero(member, groupId, topic, [0]);

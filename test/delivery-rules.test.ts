@@ -100,7 +100,7 @@ describe('delivery policy', () => {
     expect(h.ctx.stats).toMatchObject({ invocations: 1, retries: 0 });
   });
 
-  it('retries a failing batch with doubling backoff, then gives it to the destination after 1 + maximumRetryAttempts attempts', async () => {
+  it('retries a failing batch with doubling backoff, then to the destination after 1 + maximumRetryAttempts attempts', async () => {
     const h = harness({ maximumRetryAttempts: 2 }, () => {
       throw new Error('boom');
     });
