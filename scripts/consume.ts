@@ -3,7 +3,8 @@
  *
  * One member of the consumer group in this terminal, as in the tutorial's three terminals: it logs each
  * record (JSON lines), runs until Ctrl-C (or --duration / --max-records), then finishes the batch in
- * hand, commits, leaves the group and prints a summary. Exit code 1 when the handler failed for good.
+ * hand, commits, leaves the group and prints a summary. Exit code 1 when the member could not go on (its
+ * on-failure destination refused records, or it could not start or crashed).
  */
 import { createKafka } from '../lib/kafka-client';
 import { parseArgs } from 'node:util';
