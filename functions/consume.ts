@@ -8,7 +8,7 @@
  * its end — or SIGINT/SIGTERM — it finishes the batch in hand, commits, leaves the group and disconnects
  * every client, so the process exits. The result is the member's summary.
  */
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { getConfig } from '../lib/config';
 import { logger } from '../lib/logger';
 import type { GroupMemberSummary } from '../lib/consumer/group-member';

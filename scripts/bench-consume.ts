@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../lib/config';
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { logger } from '../lib/logger';
 import { startGroupMember, type GroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
 import { eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';

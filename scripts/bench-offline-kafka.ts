@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Partitioners, type Admin } from 'kafkajs';
 import { loadConfig } from '../lib/config';
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { startGroupMember } from '../lib/consumer/group-member';
 import type { KafkaEvent } from '../lib/consumer/lambda-event';
 import { loadAverage, machineLine } from './support/machine';

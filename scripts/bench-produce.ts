@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { loadConfig } from '../lib/config';
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { logger } from '../lib/logger';
 import { createDefaultPartitioner } from '../lib/produce/partitioners';
 import type { ProduceRecord } from '../lib/produce/produce-request';

@@ -6,7 +6,7 @@
  * hand, commits, leaves the group and prints a summary. Exit code 1 when the member could not go on (its
  * on-failure destination refused records, or it could not start or crashed).
  */
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { parseArgs } from 'node:util';
 import { getConfig } from '../lib/config';
 import { logger } from '../lib/logger';

@@ -2,7 +2,7 @@
  * lib/consumer/group-member called directly against the real broker: where a new group starts, and
  * records a filter leaves out.
  */
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { describe, expect, it } from 'vitest';
 import { Partitioners } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';

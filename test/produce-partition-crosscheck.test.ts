@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { createDefaultPartitioner, partitionForKey } from '../lib/produce/partitioners';
 import {
   closePublishDependencies,

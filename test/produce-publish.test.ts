@@ -3,7 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../lib/config';
 import { BrokerUnavailableError, KafkaFunctionsError } from '../lib/errors';
-import { createKafka } from '../lib/kafka-client';
+import { createKafka } from '../lib/kafka/client';
 import { createDefaultPartitioner, createVipUsersPartitioner, partitionForKey, VIP_PARTITION } from '../lib/produce/partitioners';
 import type { ProduceRecord, ProduceRequest } from '../lib/produce/produce-request';
 import { closePublishDependencies, createPublishDependencies, publish, type PublishDependencies } from '../lib/produce/publish';

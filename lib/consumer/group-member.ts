@@ -23,6 +23,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';
 import type { ConsumeConfig } from '../config';
 import { errorMessage } from '../errors';
+import { isUnknownTopic } from '../kafka/errors';
 import { BatchCollector, type Contribution, type ContributionOutcome } from './batch-collector';
 import { CommitQueue } from './commit-queue';
 import { deliverBatch, formatFailureDestination, type DeliveryStats, type PartitionOutcome } from './delivery-policy';
@@ -522,8 +523,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   }
   const started = start();
   started.catch((error: unknown) => {
-    const missingTopic = typeof error === 'object' && error !== null && 'type' in error && error.type === 'UNKNOWN_TOPIC_OR_PARTITION';
-    const reason = missingTopic ? `topic '${topic}' does not exist` : errorMessage(error);
+    const reason = isUnknownTopic(error) ? `topic '${topic}' does not exist` : errorMessage(error);
     end = { kind: 'could-not-start', error: `could not start the member of ${groupId} on ${topic}: ${reason}` };
     logger.error('member failed', { groupId, topic, end, error: end.error });
     rejectJoined(error);

@@ -5,7 +5,7 @@
 import type { Kafka } from 'kafkajs';
 import { getConfig, type Config } from '../config';
 import { ConfigError, errorMessage } from '../errors';
-import { createKafka } from '../kafka-client';
+import { createKafka } from '../kafka/client';
 import { logger } from '../logger';
 import { inspectionError } from './kafka-errors';
 

@@ -11,6 +11,7 @@
  * drops the symbol, coordinatorFinder throws at creation with a message that says so.
  */
 import type { Kafka } from 'kafkajs';
+import { lazyConnection } from '../kafka/lazy-connection';
 
 export interface GroupCoordinator {
   nodeId: number;
@@ -47,38 +48,28 @@ function clusterFactory(kafka: Kafka): CreateCluster {
   return (options) => Reflect.apply(factory, kafka, [options]) as InternalCluster;
 }
 
-/** A finder that connects on first use and keeps its connection until close(). */
+/** A finder that connects on first use (and again after a failed connect) and keeps its connection until close(). */
 export function coordinatorFinder(kafka: Kafka): CoordinatorFinder {
   const createCluster = clusterFactory(kafka);
-  let cluster: InternalCluster | undefined;
-  let connecting: Promise<InternalCluster> | undefined;
-
-  const connected = (): Promise<InternalCluster> => {
-    connecting ??= (async () => {
-      const created = createCluster({ allowAutoTopicCreation: false });
-      cluster = created;
-      await created.connect();
-      // connect() reaches a seed broker only; the metadata fills the pool that FindCoordinator is sent through.
-      await created.refreshMetadata();
-      return created;
-    })().catch((error: unknown) => {
-      // Forget a failed connection, so the next call tries again instead of failing forever.
-      connecting = undefined;
-      throw error;
-    });
-    return connecting;
-  };
+  const connection = lazyConnection(() => {
+    const cluster = createCluster({ allowAutoTopicCreation: false });
+    return {
+      cluster,
+      async connect() {
+        await cluster.connect();
+        // connect() reaches a seed broker only; the metadata fills the pool that FindCoordinator is sent through.
+        await cluster.refreshMetadata();
+      },
+      disconnect: () => cluster.disconnect(),
+    };
+  });
 
   return {
     async find(groupId) {
-      const { coordinator } = await (await connected()).findGroupCoordinatorMetadata({ groupId, coordinatorType: GROUP_COORDINATOR });
+      const { cluster } = await connection.get();
+      const { coordinator } = await cluster.findGroupCoordinatorMetadata({ groupId, coordinatorType: GROUP_COORDINATOR });
       return { nodeId: coordinator.nodeId, host: coordinator.host, port: coordinator.port };
     },
-    async close() {
-      connecting = undefined;
-      const current = cluster;
-      cluster = undefined;
-      await current?.disconnect();
-    },
+    close: () => connection.close(),
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Admin } from 'kafkajs';
 import { TopicNotFoundError } from '../errors';
+import { isUnknownTopic } from '../kafka/errors';
 import { settleAll } from './settle-all';
 
 export interface TopicPartitionDescription {
@@ -26,10 +27,6 @@ export interface TopicDescription {
   partitions: TopicPartitionDescription[];
   /** Sum over partitions. */
   records: string;
-}
-
-function isUnknownTopic(error: unknown): boolean {
-  return error instanceof Error && 'type' in error && error.type === 'UNKNOWN_TOPIC_OR_PARTITION';
 }
 
 /** Describes a topic. Throws TopicNotFoundError when the cluster does not have it. */

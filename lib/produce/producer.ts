@@ -1,65 +1,14 @@
 /**
  * The process's Kafka clients for /produce: an idempotent producer and an admin client (for topic
- * metadata), each connected once on first use and reused across warm invocations. After a failure the
- * client is dropped and the next request connects a fresh one, so the process recovers by itself when the
- * broker is back instead of failing forever; no request ever pays a connect while the client is healthy.
+ * metadata), each connected once on first use and reused across warm invocations (lib/kafka/lazy-connection).
+ * After a failure the client is dropped and the next request connects a fresh one, so the process recovers
+ * by itself when the broker is back instead of failing forever; no request ever pays a connect while the
+ * client is healthy.
  */
 import { ConfigResourceTypes, type Admin, type ICustomPartitioner, type Kafka, type Producer } from 'kafkajs';
 import { TopicNotFoundError } from '../errors';
-
-interface Connectable {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-}
-
-export interface Connection<T> {
-  /** The connected client (connecting it on first use, or after discard). */
-  get(): Promise<T>;
-  /** Drops the client after a failure; the next get() connects a new one. */
-  discard(): void;
-  close(): Promise<void>;
-}
-
-export interface ConnectionEvents {
-  connected?: () => void;
-  discarded?: () => void;
-}
-
-/** Memoises a connected client; a failed connect is forgotten, so the next call tries again. */
-export function lazyConnection<T extends Connectable>(create: () => T, events: ConnectionEvents = {}): Connection<T> {
-  let current: { client: T; ready: Promise<T> } | undefined;
-  const drop = (entry: { client: T }) => {
-    if (current === entry) current = undefined;
-    entry.client.disconnect().catch(() => undefined);
-  };
-  return {
-    get() {
-      if (current === undefined) {
-        const client = create();
-        const entry = {
-          client,
-          ready: client.connect().then(() => {
-            events.connected?.();
-            return client;
-          }),
-        };
-        current = entry;
-        entry.ready.catch(() => drop(entry));
-      }
-      return current.ready;
-    },
-    discard() {
-      if (current === undefined) return;
-      drop(current);
-      events.discarded?.();
-    },
-    async close() {
-      const entry = current;
-      current = undefined;
-      if (entry !== undefined) await entry.client.disconnect().catch(() => undefined);
-    },
-  };
-}
+import { isUnknownTopic } from '../kafka/errors';
+import type { Connection } from '../kafka/lazy-connection';
 
 /**
  * publish.ts chooses every record's partition itself (to report it and to apply the configured
@@ -102,18 +51,13 @@ export interface TopicInfoSource {
 /** Kafka's default `message.max.bytes`, used when the topic's config cannot be described (e.g. no ACL). */
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
-function errorType(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string') return error.type;
-  return undefined;
-}
-
 async function describeTopic(admin: Admin, topic: string): Promise<TopicInfo> {
   let numPartitions: number;
   try {
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     numPartitions = metadata.topics.find((found) => found.name === topic)?.partitions.length ?? 0;
   } catch (error: unknown) {
-    if (errorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') throw new TopicNotFoundError(topic, { cause: error });
+    if (isUnknownTopic(error)) throw new TopicNotFoundError(topic, { cause: error });
     throw error;
   }
   if (numPartitions === 0) throw new TopicNotFoundError(topic);

@@ -7,18 +7,13 @@ import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { getConfig } from '../config';
 import { BrokerUnavailableError, KafkaFunctionsError, TopicNotFoundError, ValidationError } from '../errors';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { getKafka } from '../kafka-client';
+import { getKafka } from '../kafka/client';
 import { logger } from '../logger';
 import { createPartitioner, type Partitioner } from './partitioners';
 import type { ProduceRecord, ProduceRequest } from './produce-request';
-import {
-  createProduceProducer,
-  createTopicInfoCache,
-  lazyConnection,
-  type Connection,
-  type TopicInfo,
-  type TopicInfoSource,
-} from './producer';
+import { isRecordTooLarge, isRetriesExhausted, isUnknownTopic, isUnreachable } from '../kafka/errors';
+import { lazyConnection, type Connection } from '../kafka/lazy-connection';
+import { createProduceProducer, createTopicInfoCache, type TopicInfo, type TopicInfoSource } from './producer';
 
 export interface PublishDependencies {
   producer: Connection<Producer>;
@@ -233,51 +228,18 @@ async function publishWithinDeadline(
   return { topic, results };
 }
 
-const BROKER_UNREACHABLE = new Set([
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSNumberOfRetriesExceeded',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSTopicMetadataNotLoaded',
-  'KafkaJSLockTimeout',
-  'KafkaJSTimeout',
-]);
-
-function causes(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  let current: unknown = error;
-  while (typeof current === 'object' && current !== null && chain.length < 10) {
-    chain.push(current);
-    const next: unknown = 'originalError' in current ? current.originalError : 'cause' in current ? current.cause : undefined;
-    current = next;
-  }
-  return chain;
-}
-
-function typeOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string' ? error.type : undefined;
-}
-
-function nameOf(error: unknown): string | undefined {
-  return error instanceof Error ? error.name : undefined;
-}
-
 /** A kafkajs failure as an error with meaning; anything unrecognised is returned unchanged (a 500). */
 export function toProduceError(error: unknown, topic: string): unknown {
   if (error instanceof KafkaFunctionsError) return error;
-  const chain = causes(error);
-  const types = chain.map(typeOf);
-  if (types.includes('MESSAGE_TOO_LARGE') || types.includes('RECORD_LIST_TOO_LARGE')) {
+  if (isRecordTooLarge(error)) {
     return new ValidationError(
       `a record is over the size topic '${topic}' accepts (the broker refused it)`,
       'messages',
       'RECORD_TOO_LARGE',
     );
   }
-  if (types.includes('UNKNOWN_TOPIC_OR_PARTITION')) return new TopicNotFoundError(topic, { cause: error });
-  if (chain.some((link) => BROKER_UNREACHABLE.has(nameOf(link) ?? ''))) {
+  if (isUnknownTopic(error)) return new TopicNotFoundError(topic, { cause: error });
+  if (isUnreachable(error) || isRetriesExhausted(error)) {
     return new BrokerUnavailableError('Kafka did not answer', { cause: error });
   }
   return error;

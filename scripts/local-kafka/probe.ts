@@ -1,7 +1,7 @@
 /** Asks a broker whether it really serves (a metadata request), and creates the tutorial's topics. */
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../lib/config';
-import { kafkaOptions } from '../../lib/kafka-client';
+import { kafkaOptions } from '../../lib/kafka/client';
 
 /** The tutorial's topics: `quickstart-events` (1 partition) and `payment-done` (3 partitions). */
 export const TUTORIAL_TOPICS = [

@@ -15,7 +15,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../../../lib/config';
-import { createKafka } from '../../../lib/kafka-client';
+import { createKafka } from '../../../lib/kafka/client';
 import { logger as sharedLogger } from '../../../lib/logger';
 import { errorMessage } from '../../../lib/errors';
 import { InvalidKafkaEventError, readMappings, readPluginSettings, type MappingSpec, type ServiceView } from './event-config';

@@ -5,8 +5,9 @@
  */
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { getConfig, type KafkaConnectionConfig } from './config';
-import { logger as sharedLogger } from './logger';
+import { getConfig, type KafkaConnectionConfig } from '../config';
+import { logger as sharedLogger } from '../logger';
+import { isCoordinatorMoving, isRebalancing } from './errors';
 
 function saslOptions(sasl: NonNullable<KafkaConnectionConfig['sasl']>): SASLOptions {
   const { username, password } = sasl;
@@ -24,23 +25,37 @@ function saslOptions(sasl: NonNullable<KafkaConnectionConfig['sasl']>): SASLOpti
 // and a group coordinator that is still starting (a fresh broker creates __consumer_offsets on first use).
 // kafkajs logs each as an ERROR on every heartbeat that meets it, and retries them itself; the group member
 // logs the rebalance as data ("group rebalancing") and anything that still fails after the retries.
-const ROUTINE_GROUP_ERRORS =
-  /rebalancing|rejoin is needed|not the correct coordinator|not aware of this member|coordinator is not available|coordinator is loading/i;
-
 function isRoutineGroupError(namespace: string, level: logLevel, error: unknown): boolean {
-  return level === logLevel.ERROR && namespace === 'Connection' && typeof error === 'string' && ROUTINE_GROUP_ERRORS.test(error);
+  return (
+    level === logLevel.ERROR &&
+    namespace === 'Connection' &&
+    typeof error === 'string' &&
+    (isRebalancing(error) || isCoordinatorMoving(error))
+  );
+}
+
+// kafkajs warns whenever an idempotent producer has bounded retries. The bound is deliberate: a request
+// answered 503 at PRODUCE_TIMEOUT_MS must never be written later by a retry still going on. Nor does a
+// duplicate follow: once a send fails with its retries spent (or with anything unknown), publish() drops the
+// producer, so the next request gets a new producer id and sequence instead of resending under the old one.
+// Users read the warning as a fault, so it goes to DEBUG.
+const BOUNDED_IDEMPOTENT_RETRIES = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+function isExpectedWarning(namespace: string, level: logLevel, message: string): boolean {
+  return level === logLevel.WARN && namespace === 'Producer' && message === BOUNDED_IDEMPOTENT_RETRIES;
 }
 
 /**
  * Routes kafkajs's own log entries into a Powertools Logger, keeping its fields as keys. Routine
- * group-protocol answers are demoted to DEBUG.
+ * group-protocol answers and the bounded-retries warning are demoted to DEBUG.
  */
 export function kafkajsLogCreator(log: Logger) {
   return () =>
     ({ namespace, level: entryLevel, log: entry }: LogEntry) => {
       const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
       const attributes = { kafkajs: namespace, ...fields };
-      const level = isRoutineGroupError(namespace, entryLevel, entry.error) ? logLevel.DEBUG : entryLevel;
+      const demoted = isRoutineGroupError(namespace, entryLevel, entry.error) || isExpectedWarning(namespace, entryLevel, message);
+      const level = demoted ? logLevel.DEBUG : entryLevel;
       switch (level) {
         case logLevel.ERROR:
           log.error(message, attributes);
