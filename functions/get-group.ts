@@ -5,19 +5,20 @@
  * (404 GROUP_NOT_FOUND for a group the cluster does not know, 503 when Kafka cannot be reached).
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { TOPIC_NAME, getConfig } from '../lib/config';
+import { getConfig } from '../lib/config';
 import { ValidationError } from '../lib/errors';
 import { failureResponse, jsonResponse } from '../lib/http';
 import { describeConsumerGroup } from '../lib/inspection/consumer-group-inspection';
 import { getInspectionClients } from '../lib/inspection/inspection-clients';
 import { inspectionError } from '../lib/inspection/kafka-errors';
 import { logger } from '../lib/logger';
+import { isTopicName } from '../lib/validation';
 
 function readRequest(event: APIGatewayProxyEvent): { groupId: string; topic: string | undefined } {
   const groupId = event.pathParameters?.groupId;
   if (groupId === undefined || groupId.trim() === '') throw new ValidationError('a group id is required: GET /groups/{groupId}', 'groupId');
   const topic = event.queryStringParameters?.topic ?? undefined;
-  if (topic !== undefined && !TOPIC_NAME.test(topic)) throw new ValidationError(`'${topic}' is not a valid Kafka topic name`, 'topic');
+  if (topic !== undefined && !isTopicName(topic)) throw new ValidationError(`'${topic}' is not a valid Kafka topic name`, 'topic');
   return { groupId, topic };
 }
 

@@ -11,6 +11,8 @@ import {
   MAX_RETRY_ATTEMPTS,
   parseFailureDestination,
 } from './consumer/delivery-policy';
+import { PARTITIONER_NAMES, type PartitionerName } from './produce/partitioners';
+import { isGroupName, isHostPort, isTopicName } from './validation';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -34,7 +36,7 @@ export interface ProduceConfig {
   /** How long a publish may take before it is answered 503 (PRODUCE_TIMEOUT_MS). */
   timeoutMs: number;
   /** `default` (Java client's murmur2) or `vip-users` (the shipped custom strategy example). */
-  partitioner: 'default' | 'vip-users';
+  partitioner: PartitionerName;
   /** When set, /produce requires this value in `x-api-key` (PRODUCE_API_KEY). */
   apiKey: string | undefined;
 }
@@ -120,11 +122,6 @@ function readChoice<T extends string>(env: Env, name: string, fallback: T, choic
   return found;
 }
 
-/** A name Kafka accepts for a topic: letters, digits, '.', '_', '-', at most 249 characters. */
-export const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-const GROUP_NAME = /^[^\s]{1,255}$/;
-const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
-
 function readBrokers(env: Env): string[] {
   const raw = read(env, 'KAFKA_BROKERS');
   if (raw === undefined) return [`localhost:${readInt(env, 'KAFKA_PORT', 9092, 1, 65535)}`];
@@ -132,7 +129,7 @@ function readBrokers(env: Env): string[] {
     .split(',')
     .map((broker) => broker.trim())
     .filter((broker) => broker !== '');
-  const bad = brokers.find((broker) => !HOST_PORT.test(broker));
+  const bad = brokers.find((broker) => !isHostPort(broker));
   if (brokers.length === 0 || bad !== undefined) {
     throw new ConfigError('KAFKA_BROKERS', `expected a comma-separated list of host:port, got '${raw}'`);
   }
@@ -141,7 +138,7 @@ function readBrokers(env: Env): string[] {
 
 function readTopic(env: Env, name: string, fallback: string): string {
   const topic = read(env, name) ?? fallback;
-  if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..') {
+  if (!isTopicName(topic)) {
     throw new ConfigError(name, `'${topic}' is not a valid Kafka topic name`);
   }
   return topic;
@@ -258,7 +255,7 @@ export const ERROR_HANDLING_VARIABLES: Record<keyof ErrorHandling, string> = {
 export function loadConfig(env: Env = process.env): Config {
   const defaultTopic = readTopic(env, 'KAFKA_TOPIC', 'payment-done');
   const groupId = read(env, 'KAFKA_GROUP_ID') ?? 'my-app3';
-  if (!GROUP_NAME.test(groupId)) throw new ConfigError('KAFKA_GROUP_ID', `'${groupId}' is not a valid group id`);
+  if (!isGroupName(groupId)) throw new ConfigError('KAFKA_GROUP_ID', `'${groupId}' is not a valid group id`);
 
   const topicsRaw = read(env, 'PRODUCE_TOPICS');
   const allowedTopics =
@@ -269,7 +266,7 @@ export function loadConfig(env: Env = process.env): Config {
           .map((topic) => topic.trim())
           .filter((topic) => topic !== '');
   for (const topic of allowedTopics) {
-    if (!TOPIC_NAME.test(topic)) throw new ConfigError('PRODUCE_TOPICS', `'${topic}' is not a valid Kafka topic name`);
+    if (!isTopicName(topic)) throw new ConfigError('PRODUCE_TOPICS', `'${topic}' is not a valid Kafka topic name`);
   }
 
   const sessionTimeoutMs = readInt(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 6_000, 300_000);
@@ -296,7 +293,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxMessages: readInt(env, 'PRODUCE_MAX_MESSAGES', 500, 1, 10_000),
       maxBodyBytes: readInt(env, 'PRODUCE_MAX_BODY_BYTES', 1_048_576, 1_024, 6_291_456),
       timeoutMs: readInt(env, 'PRODUCE_TIMEOUT_MS', 5_000, 100, 120_000),
-      partitioner: readChoice<'default' | 'vip-users'>(env, 'PRODUCE_PARTITIONER', 'default', ['default', 'vip-users']),
+      partitioner: readChoice<PartitionerName>(env, 'PRODUCE_PARTITIONER', 'default', PARTITIONER_NAMES),
       apiKey: read(env, 'PRODUCE_API_KEY'),
     },
     consume: {

@@ -7,7 +7,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Kafka } from 'kafkajs';
-import { TOPIC_NAME, type Config } from '../config';
+import type { Config } from '../config';
+import { isGroupName, isRecord, isTopicName } from '../validation';
 import { KafkaFunctionsError, ValidationError } from '../errors';
 import type { EventSourceSpec, KafkaEvent } from './lambda-event';
 import { startGroupMember, type GroupMember, type GroupMemberSummary, type StartingPosition } from './group-member';
@@ -31,12 +32,6 @@ export interface ConsumerIdentity {
 /** What a record handler module exports: `processRecords(event, identity)` or a Lambda `handler(event)`. */
 export type RecordProcessor = (event: KafkaEvent, identity: ConsumerIdentity) => Promise<unknown>;
 
-const GROUP_NAME = /^[^\s]{1,255}$/;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function optionalPositiveNumber(input: Record<string, unknown>, field: string, max: number, integer: boolean): number | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
@@ -59,10 +54,10 @@ export function parseConsumeRequest(input: unknown, config: Config, durationFall
   if (unknown !== undefined) throw new ValidationError(`unknown field '${unknown}' (expected ${[...known].join(', ')})`, unknown);
 
   const groupId = body.groupId ?? config.defaultGroupId;
-  if (typeof groupId !== 'string' || !GROUP_NAME.test(groupId))
+  if (typeof groupId !== 'string' || !isGroupName(groupId))
     throw new ValidationError('groupId must be a consumer group id without spaces', 'groupId');
   const topic = body.topic ?? config.defaultTopic;
-  if (typeof topic !== 'string' || !TOPIC_NAME.test(topic)) throw new ValidationError('topic must be a valid Kafka topic name', 'topic');
+  if (typeof topic !== 'string' || !isTopicName(topic)) throw new ValidationError('topic must be a valid Kafka topic name', 'topic');
   const destination = config.consume.errorHandling.onFailure;
   if (destination?.kind === 'kafka' && destination.topic === topic) {
     throw new ValidationError(

@@ -14,8 +14,8 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KafkaMessage } from 'kafkajs';
-import { TOPIC_NAME } from '../config';
 import type { KafkaEvent, PartitionBatch } from './lambda-event';
+import { isTopicName } from '../validation';
 
 export type FailureDestination = { kind: 'kafka'; topic: string } | { kind: 'sqs' | 'sns' | 's3'; arn: string };
 
@@ -56,7 +56,7 @@ export function parseFailureDestination(value: string): FailureDestination {
   if (text.startsWith(KAFKA_PREFIX)) {
     const topic = text.slice(KAFKA_PREFIX.length);
     if (topic === '') throw new Error(`'${value}' names no topic: expected kafka://<topic>`);
-    if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..') {
+    if (!isTopicName(topic)) {
       throw new Error(`'${topic}' in '${value}' is not a valid Kafka topic name (letters, digits, '.', '_', '-', at most 249)`);
     }
     return { kind: 'kafka', topic };

@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { AccessDeniedError, TopicNotAllowedError, ValidationError } from '../errors';
+import { MAX_TOPIC_NAME_LENGTH, isRecord, isTopicName } from '../validation';
 
 export interface ProduceRecord {
   /** null when the record has no key. With a keySubject, a key that is not a string is its JSON text here. */
@@ -47,9 +48,6 @@ export interface ProduceRequestLimits {
 const SINGLE_FIELDS = new Set(['topic', 'key', 'value', 'headers', 'partition', 'valueSubject', 'keySubject']);
 const BATCH_FIELDS = new Set(['topic', 'messages', 'valueSubject', 'keySubject']);
 const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition']);
-/** What Kafka accepts as a topic name (Topic.validate): legal characters, at most 249, not "." or "..". */
-const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
-const MAX_TOPIC_LENGTH = 249;
 
 /** A header, looked up case-insensitively (API Gateway and serverless-offline keep the sender's case). */
 export function headerValue(headers: HttpRequest['headers'], name: string): string | undefined {
@@ -80,17 +78,13 @@ function isJsonContentType(contentType: string | undefined): boolean {
   return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Rejects a topic name the broker would reject (so the caller gets a 400, not a broker error). */
 export function validateTopicName(topic: unknown): string {
   if (typeof topic !== 'string' || topic === '') throw new ValidationError('"topic" must be a non-empty string', 'topic');
-  if (topic.length > MAX_TOPIC_LENGTH) {
-    throw new ValidationError(`"topic" is ${topic.length} characters long; Kafka allows at most ${MAX_TOPIC_LENGTH}`, 'topic');
+  if (topic.length > MAX_TOPIC_NAME_LENGTH) {
+    throw new ValidationError(`"topic" is ${topic.length} characters long; Kafka allows at most ${MAX_TOPIC_NAME_LENGTH}`, 'topic');
   }
-  if (topic === '.' || topic === '..' || !LEGAL_TOPIC.test(topic)) {
+  if (!isTopicName(topic)) {
     throw new ValidationError(
       `"topic" '${topic}' is not a legal Kafka topic name (letters, digits, '.', '_', '-'; not '.' or '..')`,
       'topic',
@@ -139,7 +133,7 @@ function parseSubject(body: Record<string, unknown>, field: 'valueSubject' | 'ke
 }
 
 function parseRecord(raw: unknown, where: string, allowed: Set<string>, keySubject: string | undefined): ProduceRecord {
-  if (!isPlainObject(raw)) throw new ValidationError(`${where} must be a JSON object`, where);
+  if (!isRecord(raw)) throw new ValidationError(`${where} must be a JSON object`, where);
   const unknown = Object.keys(raw).filter((field) => !allowed.has(field));
   if (unknown.length > 0) throw new ValidationError(`${where} has unknown field(s): ${unknown.join(', ')}`, where);
 
@@ -154,7 +148,7 @@ function parseRecord(raw: unknown, where: string, allowed: Set<string>, keySubje
   // No prototype: a header named __proto__ is kept as a header like any other.
   const recordHeaders: Record<string, string> = Object.create(null) as Record<string, string>;
   if (headers !== undefined && headers !== null) {
-    if (!isPlainObject(headers)) throw new ValidationError(`${where}.headers must be an object of string values`, `${where}.headers`);
+    if (!isRecord(headers)) throw new ValidationError(`${where}.headers must be an object of string values`, `${where}.headers`);
     for (const [name, headerText] of Object.entries(headers)) {
       if (typeof headerText !== 'string') throw new ValidationError(`${where}.headers.${name} must be a string`, `${where}.headers`);
       recordHeaders[name] = headerText;
@@ -197,7 +191,7 @@ export function parseProduceRequest(request: HttpRequest, limits: ProduceRequest
   } catch {
     throw new ValidationError('the body is not valid JSON', 'body');
   }
-  if (!isPlainObject(body)) throw new ValidationError('the body must be a JSON object', 'body');
+  if (!isRecord(body)) throw new ValidationError('the body must be a JSON object', 'body');
 
   // Only an absent topic means the default; "topic": null is a malformed topic.
   const topic = validateTopicName(body.topic === undefined ? limits.defaultTopic : body.topic);

@@ -9,7 +9,8 @@
  * Connect and DescribeTopic it requires). A self-managed cluster is not authorised through IAM.
  */
 import { formatFailureDestination, type ErrorHandling, type FailureDestination } from '../../../lib/consumer/delivery-policy';
-import { InvalidKafkaEventError, isRecord, kafkaEvents, readErrorHandling, type KafkaEventEntry, type ServiceView } from './event-config';
+import { isRecord } from '../../../lib/validation';
+import { InvalidKafkaEventError, kafkaEvents, readErrorHandling, type KafkaEventEntry, type ServiceView } from './event-config';
 
 type CfnValue = unknown;
 interface CfnResource {

@@ -4,7 +4,8 @@
  * naming the function and the field (`functions.<fn>.events[<i>].msk.batchSize`), so `offline start`
  * stops before anything listens, even when osls's own schema check is relaxed (`configValidationMode`).
  */
-import { TOPIC_NAME, type Config } from '../../../lib/config';
+import type { Config } from '../../../lib/config';
+import { isHostPort, isRecord, isTopicName } from '../../../lib/validation';
 import type { EventSourceSpec } from '../../../lib/consumer/lambda-event';
 import type { StartingPosition } from '../../../lib/consumer/group-member';
 import {
@@ -78,14 +79,9 @@ const MAX_WINDOW_SECONDS = 300;
 const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_WINDOW_SECONDS = 0.5;
 const CONSUMER_GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
-const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
 const SETTINGS_KEY = 'offlineKafka';
 
 type Fields = Record<string, unknown>;
-
-export function isRecord(value: unknown): value is Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function readBoolean(value: unknown, field: string, fallback: boolean, functionKey?: string): boolean {
   if (value === undefined || value === null) return fallback;
@@ -117,7 +113,7 @@ function readBrokerList(value: unknown, field: string, functionKey?: string): st
         .filter((broker) => broker !== ''),
     );
   }
-  const bad = brokers.find((broker) => !HOST_PORT.test(broker));
+  const bad = brokers.find((broker) => !isHostPort(broker));
   if (brokers.length === 0 || bad !== undefined) {
     throw new InvalidKafkaEventError(field, `expected host:port entries, got ${JSON.stringify(value)}`, functionKey);
   }
@@ -316,7 +312,7 @@ function readMapping(
   if (extra !== undefined) throw new InvalidKafkaEventError(`${path}.${extra}`, 'unknown field', functionKey);
 
   const topic = event.topic;
-  if (typeof topic !== 'string' || !TOPIC_NAME.test(topic)) {
+  if (typeof topic !== 'string' || !isTopicName(topic)) {
     throw new InvalidKafkaEventError(`${path}.topic`, `expected a Kafka topic name, got ${JSON.stringify(topic)}`, functionKey);
   }
   const batchSize = readWholeNumber(event.batchSize, `${path}.batchSize`, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE, functionKey);
