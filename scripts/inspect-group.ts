@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { GroupNotFoundError, errorMessage } from '../lib/errors';
-import { FAILURE_EXIT, USAGE_EXIT, commandConfig, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
+import { FAILURE_EXIT, USAGE_EXIT, commandConfig, commandKafka, errorLine, exitSoon } from './support/cli';
 import {
   describeConsumerGroup,
   ownerChanges,

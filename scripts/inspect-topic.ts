@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../lib/errors';
-import { FAILURE_EXIT, USAGE_EXIT, commandConfig, commandKafka, errorLine, exitSoon } from '../lib/inspection/cli-support';
+import { FAILURE_EXIT, USAGE_EXIT, commandConfig, commandKafka, errorLine, exitSoon } from './support/cli';
 import { formatTopicTable } from '../lib/inspection/table-format';
 import { describeTopic } from '../lib/inspection/topic-inspection';
 

@@ -1,13 +1,14 @@
 /**
- * What the inspect commands share: a Kafka client whose kafkajs logs stay quiet unless asked for (a command
- * prints one clear line, not the client's retry chatter), and one way to report an error.
+ * What the command-line scripts share (inspect-group, inspect-topic): a Kafka client whose kafkajs logs stay
+ * quiet unless asked for (a command prints one clear line, not the client's retry chatter), one way to
+ * report an error, and how a command ends (exit codes, exit after a grace). Process exits live here, not in lib/.
  */
 import type { Kafka } from 'kafkajs';
-import { getConfig, type Config } from '../config';
-import { ConfigError, errorMessage } from '../errors';
-import { createKafka } from '../kafka/client';
-import { logger } from '../logger';
-import { inspectionError } from './kafka-errors';
+import { getConfig, type Config } from '../../lib/config';
+import { ConfigError, errorMessage } from '../../lib/errors';
+import { createKafka } from '../../lib/kafka/client';
+import { logger } from '../../lib/logger';
+import { inspectionError } from '../../lib/inspection/kafka-errors';
 
 /** Exit code for a command line we do not understand (as getopt tools do). */
 export const USAGE_EXIT = 2;
