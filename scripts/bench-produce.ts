@@ -322,6 +322,7 @@ async function runRound(round: number, offline: BenchOffline, loadTopic: string)
   };
   const load = async () => {
     say(`  round ${round}: ${LOAD_CLIENTS} clients × ${LOAD_REQUESTS} single-record POSTs, /noop and /produce…`);
+    await warmLoad(offline, loadTopic);
     const produceLoad = () => loadOnce(offline, '/produce', (i) => singleBody(loadTopic, i));
     const noopLoad = () => loadOnce(offline, '/noop', () => '{}');
     if (javaFirst) {
@@ -437,6 +438,9 @@ async function main(): Promise<void> {
   const offline = await startBenchOffline({
     serviceFile: 'scripts/support/bench-produce.yml',
     env: { KAFKA_BROKERS: brokers.join(','), PRODUCE_TOPICS: httpTopics.join(',') },
+    // offline ends a worker idle for 60 s; the Java runs of a round take longer, and the load would then
+    // meet 50 cold starts again.
+    args: ['--terminateIdleLambdaTime', '3600'],
   });
   const rounds: Round[] = [];
   try {
