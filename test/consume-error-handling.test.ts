@@ -194,7 +194,7 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     expect(bodies.map((body) => body.requestContext.approximateInvokeCount)).toEqual([0, 0]);
   });
 
-  it('with infinite retries (the default) a failing partition stays blocked while the other partitions flow', async () => {
+  it('with infinite retries (the default) a failing partition stays blocked, past the session timeout, while the others flow', async () => {
     // Prepare
     const topic = await createTopic(uniqueName('consume-blocked'), 3);
     const groupId = uniqueName('group-blocked');
@@ -204,12 +204,18 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     );
 
     // Act
-    const member = consume(topic, groupId, ['--duration', '60'], { TEST_HANDLER_MODE: 'fail-partition', TEST_HANDLER_FAIL_PARTITION: '1' });
+    const member = consume(topic, groupId, ['--duration', '60'], {
+      TEST_HANDLER_MODE: 'fail-partition',
+      TEST_HANDLER_FAIL_PARTITION: '1',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      KAFKA_HEARTBEAT_INTERVAL_MS: '500',
+    });
     await waitForLagZero(member, groupId, topic, [0, 2]);
+    // Retries 1..8 wait 50 ms doubling: about 12.7 s in all, past the 6 s session timeout.
     await waitFor(
-      () => `three retries of partition 1; the member printed: ${member.process.output().slice(-3_000)}`,
-      () => logLines(member).filter((line) => line.message === 'batch failed' && line.partition === `${topic}-1`).length >= 3,
-      30_000,
+      () => `eight retries of partition 1; the member printed: ${member.process.output().slice(-3_000)}`,
+      () => logLines(member).filter((line) => line.message === 'batch failed' && line.partition === `${topic}-1`).length >= 8,
+      60_000,
     );
     await produce(topic, [{ value: 'later-0', partition: 0 }]);
     await waitForLagZero(member, groupId, topic, [0]);
@@ -218,7 +224,9 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     // Assess
     const failures = logLines(member).filter((line) => line.message === 'batch failed' && line.partition === `${topic}-1`);
     expect(failures.every((line) => line.of === 'infinite')).toBe(true);
-    expect(failures.map((line) => line.attempt).slice(0, 3)).toEqual([1, 2, 3]);
+    // One count from 1: the member kept its partitions all along (a rebalance would start it again).
+    expect(failures.map((line) => line.attempt).slice(0, 8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(logLines(member).filter((line) => line.message === 'group rebalancing')).toEqual([]);
     expect(handled(member).filter((offset) => offset.startsWith('1@'))).toEqual([]);
     expect(handled(member)).toContain('0@3');
     expect((await committedOffsets(groupId, topic)).get(1)).toBe(-1);
