@@ -1,0 +1,167 @@
+/**
+ * The event-source mapping's schema registry step (lib/schema-registry/record-transform.ts) on records
+ * written by our serializer to the real registry, read back the way a function reads them: with
+ * Powertools' own `kafkaConsumer` deserializers (Avro, Protobuf, JSON), as AWS's pages recommend.
+ */
+import { SchemaType, kafkaConsumer } from '@aws-lambda-powertools/kafka';
+import type { Context, MSKRecord } from 'aws-lambda';
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import { createSchemaRegistryClient } from '../lib/schema-registry/registry-client';
+import { transformRecords, type SchemaRecord, type SchemaRegistrySettings } from '../lib/schema-registry/record-transform';
+import { createSchemaSerde } from '../lib/schema-registry/schema-serde';
+import { frame } from '../lib/schema-registry/wire-format';
+import {
+  PAYMENT_AVRO,
+  PAYMENT_JSON_SCHEMA,
+  PAYMENT_PROTO,
+  registerSchema,
+  testRegistryUrl,
+  uniqueSubject,
+} from './support/schema-registry';
+
+function serde() {
+  return createSchemaSerde(createSchemaRegistryClient({ url: testRegistryUrl(), timeoutMs: 3_000 }));
+}
+
+function record(offset: number, value: Buffer, key?: Buffer): MSKRecord {
+  const base = {
+    topic: 'payments',
+    partition: 0,
+    offset,
+    timestamp: 1_764_000_000_000,
+    timestampType: 'CREATE_TIME' as const,
+    headers: [],
+  };
+  return { ...base, value: value.toString('base64'), ...(key === undefined ? {} : { key: key.toString('base64') }) } as MSKRecord;
+}
+
+/** Powertools' own event type (its records carry the schema metadata). */
+type PowertoolsEvent = Parameters<ReturnType<typeof kafkaConsumer>>[0];
+
+function eventOf(records: SchemaRecord[]): PowertoolsEvent {
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/00000000-0000-0000-0000-000000000000-1',
+    bootstrapServers: 'localhost:9092',
+    records: { 'payments-0': records },
+  } as PowertoolsEvent;
+}
+
+/** What a handler wrapped in Powertools' kafkaConsumer sees as its records' keys and values. */
+async function readWithPowertools(records: SchemaRecord[], config: Parameters<typeof kafkaConsumer>[1]) {
+  const seen: { key: unknown; value: unknown }[] = [];
+  const handler = kafkaConsumer(async (event) => {
+    for (const consumed of event.records) seen.push({ key: consumed.key, value: consumed.value });
+  }, config);
+  await handler(eventOf(records), {} as Context);
+  return seen;
+}
+
+const VALUE_ONLY = (eventRecordFormat: 'JSON' | 'SOURCE'): SchemaRegistrySettings => ({ eventRecordFormat, attributes: ['VALUE'] });
+
+describe('the schema registry step before invoking', () => {
+  it('SOURCE Avro: the value without its header, with valueSchemaMetadata, decoded by Powertools with the Avro schema', async () => {
+    const subject = uniqueSubject('src-avro');
+    const id = await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
+    const codec = serde();
+    const { bytes } = await codec.encodeForSubject(subject, { user: 'user1', amount: 42, note: 'first' }, 'value');
+
+    const { delivered, rejected } = await transformRecords([record(0, bytes, Buffer.from('user1'))], VALUE_ONLY('SOURCE'), codec);
+
+    expect(rejected).toEqual([]);
+    expect(delivered[0]?.value).toBe(bytes.subarray(5).toString('base64'));
+    expect(delivered[0]?.valueSchemaMetadata).toEqual({ dataFormat: 'AVRO', schemaId: String(id) });
+    expect(delivered[0]?.keySchemaMetadata).toBeUndefined();
+    expect(delivered[0]?.key).toBe(Buffer.from('user1').toString('base64'));
+    const seen = await readWithPowertools(delivered, { value: { type: SchemaType.AVRO, schema: PAYMENT_AVRO } });
+    // avro-js (Powertools' Avro library) gives records as class instances and wraps union values by type.
+    expect(JSON.parse(JSON.stringify(seen))).toEqual([{ key: 'user1', value: { user: 'user1', amount: 42, note: { string: 'first' } } }]);
+  });
+
+  it('SOURCE Protobuf: message indexes kept after the header, so Powertools decodes [0] and other messages', async () => {
+    const subject = uniqueSubject('src-proto');
+    const id = await registerSchema(subject, 'PROTOBUF', PAYMENT_PROTO);
+    const root = protobuf.parse(PAYMENT_PROTO, { keepCase: true }).root;
+    const Payment = root.lookupType('tutorial.Payment');
+    const Refund = root.lookupType('tutorial.Refund');
+    const codec = serde();
+    const first = (await codec.encodeForSubject(subject, { user: 'user1', amount: 42 }, 'value')).bytes;
+    const refund = frame(id, Buffer.from([2, 2, ...Refund.encode(Refund.fromObject({ user: 'user2', status: 'DONE' })).finish()]));
+
+    const { delivered } = await transformRecords([record(0, first), record(1, refund)], VALUE_ONLY('SOURCE'), codec);
+
+    expect(delivered.map((one) => Buffer.from(one.value, 'base64')[0])).toEqual([0, 2]);
+    expect(delivered.map((one) => one.valueSchemaMetadata)).toEqual([
+      { dataFormat: 'PROTOBUF', schemaId: String(id) },
+      { dataFormat: 'PROTOBUF', schemaId: String(id) },
+    ]);
+    const [payment] = await readWithPowertools(delivered.slice(0, 1), { value: { type: SchemaType.PROTOBUF, schema: Payment } });
+    expect(Payment.toObject(payment?.value as protobuf.Message, { longs: String })).toEqual({ user: 'user1', amount: '42' });
+    const [refunded] = await readWithPowertools(delivered.slice(1), { value: { type: SchemaType.PROTOBUF, schema: Refund } });
+    expect(Refund.toObject(refunded?.value as protobuf.Message, { enums: String })).toEqual({ user: 'user2', status: 'DONE' });
+  });
+
+  it('JSON: Avro, Protobuf and JSON Schema values delivered as JSON text, read by Powertools as JSON; KEY validated too', async () => {
+    const avroSubject = uniqueSubject('json-avro');
+    const protoSubject = uniqueSubject('json-proto');
+    const jsonSubject = uniqueSubject('json-json');
+    const keySubject = uniqueSubject('json-key');
+    const avroId = await registerSchema(avroSubject, 'AVRO', PAYMENT_AVRO);
+    const keyId = await registerSchema(keySubject, 'AVRO', JSON.stringify({ type: 'string' }));
+    await registerSchema(protoSubject, 'PROTOBUF', PAYMENT_PROTO);
+    const jsonId = await registerSchema(jsonSubject, 'JSON', PAYMENT_JSON_SCHEMA);
+    const codec = serde();
+    const key = (await codec.encodeForSubject(keySubject, 'user1', 'key')).bytes;
+    const records = [
+      record(0, (await codec.encodeForSubject(avroSubject, { user: 'user1', amount: 42, note: null }, 'value')).bytes, key),
+      record(1, (await codec.encodeForSubject(protoSubject, { user: 'user2', amount: '9007199254740993' }, 'value')).bytes, key),
+      record(2, (await codec.encodeForSubject(jsonSubject, { user: 'user3', amount: 7 }, 'value')).bytes, key),
+    ];
+
+    const { delivered, rejected } = await transformRecords(records, { eventRecordFormat: 'JSON', attributes: ['KEY', 'VALUE'] }, codec);
+
+    expect(rejected).toEqual([]);
+    expect(delivered[0]?.keySchemaMetadata).toEqual({ dataFormat: 'AVRO', schemaId: String(keyId) });
+    expect(delivered[0]?.valueSchemaMetadata).toEqual({ dataFormat: 'AVRO', schemaId: String(avroId) });
+    expect(delivered[2]?.valueSchemaMetadata).toEqual({ dataFormat: 'JSON', schemaId: String(jsonId) });
+    const seen = await readWithPowertools(delivered, { key: { type: SchemaType.JSON }, value: { type: SchemaType.JSON } });
+    expect(seen).toEqual([
+      { key: 'user1', value: { user: 'user1', amount: 42, note: null } },
+      { key: 'user1', value: { user: 'user2', amount: '9007199254740993' } },
+      { key: 'user1', value: { user: 'user3', amount: 7 } },
+    ]);
+  });
+
+  it('rejects, with AWS reason codes, a record without the wire format, one with an unknown schema id and one that fails validation', async () => {
+    const subject = uniqueSubject('reject');
+    const id = await registerSchema(subject, 'JSON', PAYMENT_JSON_SCHEMA);
+    const codec = serde();
+    const good = (await codec.encodeForSubject(subject, { user: 'user1', amount: 1 }, 'value')).bytes;
+    const records = [
+      record(0, Buffer.from('{"user":"plain","amount":1}')),
+      record(1, frame(1_999_999_999, Buffer.from('{}'))),
+      record(2, frame(id, Buffer.from('{"user":"user1","amount":-5}'))),
+      record(3, good),
+    ];
+
+    const { delivered, rejected } = await transformRecords(records, VALUE_ONLY('JSON'), codec);
+
+    expect(delivered.map((one) => one.offset)).toEqual([3]);
+    expect(rejected.map(({ record: one, attribute, reason }) => ({ offset: one.offset, attribute, reason }))).toEqual([
+      { offset: 0, attribute: 'VALUE', reason: 'DESERIALIZATION_ERROR' },
+      { offset: 1, attribute: 'VALUE', reason: 'SCHEMA_NOT_FOUND' },
+      { offset: 2, attribute: 'VALUE', reason: 'DESERIALIZATION_ERROR' },
+    ]);
+    expect(rejected[2]?.detail).toContain('amount');
+  });
+
+  it('leaves attributes that are not validated as they are, and a record without a key keyless', async () => {
+    const subject = uniqueSubject('keyless');
+    await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
+    const codec = serde();
+    const bytes = (await codec.encodeForSubject(subject, { user: 'user1', amount: 1, note: null }, 'value')).bytes;
+    const keyOnly = await transformRecords([record(0, bytes)], { eventRecordFormat: 'JSON', attributes: ['KEY'] }, codec);
+    expect(keyOnly.delivered).toEqual([record(0, bytes)]);
+  });
+});
