@@ -11,6 +11,7 @@
 import { formatFailureDestination, type ErrorHandling, type FailureDestination } from '../../../lib/consumer/delivery-policy';
 import { isRecord } from '../../../lib/validation';
 import { InvalidKafkaEventError, kafkaEvents, readErrorHandling, type KafkaEventEntry, type ServiceView } from './event-config';
+import { readSchemaRegistryConfig, schemaRegistryCloudFormation } from './schema-registry-config';
 
 type CfnValue = unknown;
 interface CfnResource {
@@ -103,6 +104,32 @@ export function checkKafkaEvents(service: ServiceView): void {
   for (const entry of kafkaEvents(service)) {
     if (!isRecord(entry.event)) throw new InvalidKafkaEventError(entry.path, 'expected an object', entry.functionKey);
     readErrorHandling(entry.event, entry.path, entry.functionKey, String(entry.event.topic));
+    readSchemaRegistryConfig(entry.event, entry.path, entry.functionKey);
+  }
+}
+
+/**
+ * Writes each event's schemaRegistryConfig into its mapping as AWS's SchemaRegistryConfig, inside
+ * AmazonManagedKafkaEventSourceConfig (msk) or SelfManagedKafkaEventSourceConfig (kafka), beside the
+ * ConsumerGroupId osls may have written there.
+ */
+export function compileSchemaRegistry(
+  service: ServiceView,
+  template: CompiledTemplate,
+  lambdaLogicalId: (functionKey: string) => string,
+): void {
+  for (const entry of kafkaEvents(service)) {
+    const { event, path, functionKey } = entry;
+    if (!isRecord(event)) throw new InvalidKafkaEventError(path, 'expected an object', functionKey);
+    const config = readSchemaRegistryConfig(event, path, functionKey);
+    if (config === undefined) continue;
+    const mapping = findMapping(template, lambdaLogicalId(functionKey), entry, event);
+    if (mapping?.Properties === undefined) {
+      throw new InvalidKafkaEventError(path, 'osls compiled no AWS::Lambda::EventSourceMapping for this event', functionKey);
+    }
+    const key = entry.eventType === 'msk' ? 'AmazonManagedKafkaEventSourceConfig' : 'SelfManagedKafkaEventSourceConfig';
+    const existing = mapping.Properties[key];
+    mapping.Properties[key] = { ...(isRecord(existing) ? existing : {}), SchemaRegistryConfig: schemaRegistryCloudFormation(config) };
   }
 }
 

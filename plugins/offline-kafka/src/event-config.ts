@@ -16,6 +16,7 @@ import {
 } from '../../../lib/consumer/delivery-policy';
 import { errorMessage, KafkaFunctionsError } from '../../../lib/errors';
 import { compileFilterPatterns, FilterPatternError, type CompiledFilter } from './filter-patterns';
+import { readSchemaRegistryConfig, type SchemaRegistryEventConfig } from './schema-registry-config';
 
 /** The parts of osls's Service this plugin reads. */
 export interface ServiceView {
@@ -49,6 +50,8 @@ export interface MappingSpec {
   members: number;
   /** AWS's error-handling controls for this event, AWS's defaults where unset. */
   errorHandling: ErrorHandling;
+  /** AWS's SchemaRegistryConfig, when the event has one. */
+  schemaRegistry: SchemaRegistryEventConfig | undefined;
 }
 
 /** Plugin settings from `custom.offlineKafka` (all optional). */
@@ -280,6 +283,7 @@ const MSK_FIELDS = [
   'filterPatterns',
   'provisionedPollerConfig',
   ...Object.keys(ERROR_HANDLING_FIELDS),
+  'schemaRegistryConfig',
 ];
 const KAFKA_FIELDS = [
   'accessConfigurations',
@@ -294,6 +298,7 @@ const KAFKA_FIELDS = [
   'filterPatterns',
   'provisionedPollerConfig',
   ...Object.keys(ERROR_HANDLING_FIELDS),
+  'schemaRegistryConfig',
 ];
 
 function readMapping(
@@ -324,6 +329,7 @@ function readMapping(
   const enabled = readBoolean(event.enabled, `${path}.enabled`, true, functionKey);
   const startingPosition = readStartingPosition(event, path, functionKey);
   const errorHandling = readErrorHandling(event, path, functionKey, topic);
+  const schemaRegistry = readSchemaRegistryConfig(event, path, functionKey);
 
   const definition = service.getFunction(functionKey);
   const functionName = definition.name ?? `${service.service}-${service.provider.stage ?? 'dev'}-${functionKey}`;
@@ -410,6 +416,7 @@ function readMapping(
     filter,
     members,
     errorHandling,
+    schemaRegistry,
   };
 }
 

@@ -5,6 +5,8 @@
  * joins the lists below. osls defines `onFailureDestination` for `kafka` already, so only `msk` gets it.
  */
 
+import { SCHEMA_REGISTRY_CONFIG_PROPERTY } from './schema-registry-config';
+
 type JsonSchema = Record<string, unknown>;
 
 /** AWS's Kafka error-handling controls, spelled as osls spells them for `stream` events. */
@@ -17,8 +19,8 @@ const ERROR_HANDLING_PROPERTIES: Record<string, JsonSchema> = {
 
 /** Properties added to each event type (none may repeat one osls already defines: that is a collision). */
 export const ADDED_EVENT_PROPERTIES: Record<'msk' | 'kafka', Record<string, JsonSchema>> = {
-  msk: { ...ERROR_HANDLING_PROPERTIES, onFailureDestination: { type: 'string' } },
-  kafka: { ...ERROR_HANDLING_PROPERTIES },
+  msk: { ...ERROR_HANDLING_PROPERTIES, onFailureDestination: { type: 'string' }, schemaRegistryConfig: SCHEMA_REGISTRY_CONFIG_PROPERTY },
+  kafka: { ...ERROR_HANDLING_PROPERTIES, schemaRegistryConfig: SCHEMA_REGISTRY_CONFIG_PROPERTY },
 };
 
 export interface ConfigSchemaHandler {

@@ -19,7 +19,7 @@ import { createKafka } from '../../../lib/kafka/client';
 import { logger as sharedLogger } from '../../../lib/logger';
 import { errorMessage } from '../../../lib/errors';
 import { InvalidKafkaEventError, readMappings, readPluginSettings, type MappingSpec, type ServiceView } from './event-config';
-import { checkKafkaEvents, compileErrorHandling, type CompiledTemplate } from './cloudformation';
+import { checkKafkaEvents, compileErrorHandling, compileSchemaRegistry, type CompiledTemplate } from './cloudformation';
 import { defineKafkaEventProperties, type ConfigSchemaHandler } from './event-schema';
 import { EventSourceMapping } from './event-source-mapping';
 import { OfflineRunner, runnerOptions } from './offline-runner';
@@ -97,6 +97,7 @@ export default class OfflineKafkaPlugin {
     if (template === undefined || naming === undefined) return;
     try {
       compileErrorHandling(this.#serverless.service, template, (functionKey) => naming.getLambdaLogicalId(functionKey));
+      compileSchemaRegistry(this.#serverless.service, template, (functionKey) => naming.getLambdaLogicalId(functionKey));
     } catch (error) {
       this.#fail(error);
     }
