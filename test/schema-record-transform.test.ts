@@ -133,7 +133,7 @@ describe('the schema registry step before invoking', () => {
     ]);
   });
 
-  it('rejects, with AWS reason codes, a record without the wire format, one with an unknown schema id and one that fails validation', async () => {
+  it('rejects with AWS reason codes: a record without the wire format, an unknown schema id, one failing validation', async () => {
     const subject = uniqueSubject('reject');
     const id = await registerSchema(subject, 'JSON', PAYMENT_JSON_SCHEMA);
     const codec = serde();

@@ -114,3 +114,19 @@ export async function transformRecords(
   }
   return { delivered, rejected };
 }
+
+/** A whole Kafka event through the step: the records to invoke with (undefined when none is left) and those rejected. */
+export async function transformEvent<E extends { records: Record<string, MSKRecord[]> }>(
+  event: E,
+  settings: SchemaRegistrySettings,
+  serde: SchemaSerde,
+): Promise<{ event: E | undefined; rejected: RejectedRecord[] }> {
+  const records: Record<string, SchemaRecord[]> = {};
+  const rejected: RejectedRecord[] = [];
+  for (const [partitionKey, list] of Object.entries(event.records)) {
+    const result = await transformRecords(list, settings, serde);
+    rejected.push(...result.rejected);
+    if (result.delivered.length > 0) records[partitionKey] = result.delivered;
+  }
+  return { event: Object.keys(records).length === 0 ? undefined : { ...event, records }, rejected };
+}

@@ -20,6 +20,8 @@ import { startGroupMember, type GroupMember, type GroupMemberSummary } from '../
 import type { KafkaEvent } from '../../../lib/consumer/lambda-event';
 import { formatFailureDestination } from '../../../lib/consumer/delivery-policy';
 import { errorMessage } from '../../../lib/errors';
+import { transformEvent } from '../../../lib/schema-registry/record-transform';
+import type { SchemaSerde } from '../../../lib/schema-registry/schema-serde';
 import type { MappingSpec } from './event-config';
 import { isLambdaTimeout } from './offline-runner';
 
@@ -31,6 +33,8 @@ export interface MappingOptions {
   logger: Logger;
   consume: ConsumeConfig;
   invoke: Invoke;
+  /** The registry for events with schemaRegistryConfig (SCHEMA_REGISTRY_URL, else the local one). */
+  schemaSerde?: SchemaSerde;
   /** Backoff between restarts of a member that could not join or crashed. */
   restartBackoffMs?: { initial: number; max: number };
 }
@@ -186,8 +190,33 @@ export class EventSourceMapping {
     });
   }
 
+  /**
+   * With schemaRegistryConfig, AWS validates and converts the records before invoking: those that fail
+   * (SCHEMA_NOT_FOUND, DESERIALIZATION_ERROR) are dropped with a log line here and the function gets the
+   * others; with none left it is not invoked. A registry that does not answer throws: the batch is retried.
+   */
+  async #applySchemaRegistry(event: KafkaEvent): Promise<KafkaEvent | undefined> {
+    const settings = this.spec.schemaRegistry;
+    const serde = this.#options.schemaSerde;
+    if (settings === undefined || serde === undefined) return event;
+    const result = await transformEvent(event, settings, serde);
+    for (const { record, attribute, reason, detail } of result.rejected) {
+      this.#log.warn('record dropped by schema validation', {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        attribute,
+        reason,
+        detail,
+      });
+    }
+    return result.event;
+  }
+
   /** One invocation through serverless-offline, with its log line; rethrows so the member retries. */
-  async #invoke(event: KafkaEvent): Promise<unknown> {
+  async #invoke(received: KafkaEvent): Promise<unknown> {
+    const event = await this.#applySchemaRegistry(received);
+    if (event === undefined) return undefined;
     const started = performance.now();
     const summary = summariseEvent(event);
     try {

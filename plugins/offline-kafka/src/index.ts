@@ -19,6 +19,8 @@ import { createKafka } from '../../../lib/kafka/client';
 import { logger as sharedLogger } from '../../../lib/logger';
 import { errorMessage } from '../../../lib/errors';
 import { InvalidKafkaEventError, readMappings, readPluginSettings, type MappingSpec, type ServiceView } from './event-config';
+import { createSchemaRegistryClient } from '../../../lib/schema-registry/registry-client';
+import { createSchemaSerde } from '../../../lib/schema-registry/schema-serde';
 import { checkKafkaEvents, compileErrorHandling, compileSchemaRegistry, type CompiledTemplate } from './cloudformation';
 import { defineKafkaEventProperties, type ConfigSchemaHandler } from './event-schema';
 import { EventSourceMapping } from './event-source-mapping';
@@ -163,6 +165,10 @@ export default class OfflineKafkaPlugin {
     const runner = await OfflineRunner.create(this.#serverless, options, functionKeys);
     this.#runner = runner;
     const kafkaByBrokers = new Map<string, Kafka>();
+    // One registry client for every mapping with schemaRegistryConfig: locally each registry URI is SCHEMA_REGISTRY_URL's.
+    const schemaSerde = enabled.some((spec) => spec.schemaRegistry !== undefined)
+      ? createSchemaSerde(createSchemaRegistryClient(config.schemaRegistry))
+      : undefined;
     for (const spec of enabled) {
       const key = spec.brokers.join(',');
       let kafka = kafkaByBrokers.get(key);
@@ -176,6 +182,7 @@ export default class OfflineKafkaPlugin {
         logger: log,
         consume: config.consume,
         invoke: (functionKey, event) => runner.invoke(functionKey, event),
+        ...(schemaSerde === undefined ? {} : { schemaSerde }),
       });
       this.#mappings.push(mapping);
       mapping.start();
