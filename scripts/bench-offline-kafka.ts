@@ -196,7 +196,7 @@ async function benchOffline(
   members = 1,
 ): Promise<{ rates: Rates; latencies: number[] }> {
   const serviceConfig = `.offline-kafka-test-${name('bench')}.yml`;
-  copyFileSync(join(ROOT, 'test', 'fixtures', 'offline-kafka', 'bench.yml'), join(ROOT, serviceConfig));
+  copyFileSync(join(ROOT, 'scripts', 'support', 'bench-offline.yml'), join(ROOT, serviceConfig));
   const group = name('bench-offline');
   const latencyGroup = name('bench-offline-latency');
   let output = '';
