@@ -7,10 +7,12 @@ import { SchemaType, kafkaConsumer } from '@aws-lambda-powertools/kafka';
 import type { Context, MSKRecord } from 'aws-lambda';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
+import { SchemaRegistryUnavailableError } from '../lib/errors';
 import { createSchemaRegistryClient } from '../lib/schema-registry/registry-client';
 import { transformRecords, type SchemaRecord, type SchemaRegistrySettings } from '../lib/schema-registry/record-transform';
 import { createSchemaSerde } from '../lib/schema-registry/schema-serde';
 import { frame } from '../lib/schema-registry/wire-format';
+import { freePort } from './support/free-port';
 import {
   PAYMENT_AVRO,
   PAYMENT_JSON_SCHEMA,
@@ -163,5 +165,13 @@ describe('the schema registry step before invoking', () => {
     const bytes = (await codec.encodeForSubject(subject, { user: 'user1', amount: 1, note: null }, 'value')).bytes;
     const keyOnly = await transformRecords([record(0, bytes)], { eventRecordFormat: 'JSON', attributes: ['KEY'] }, codec);
     expect(keyOnly.delivered).toEqual([record(0, bytes)]);
+  });
+
+  it('decides nothing when the registry does not answer: the whole batch fails, to be retried', async () => {
+    const down = createSchemaSerde(
+      createSchemaRegistryClient({ url: `http://127.0.0.1:${await freePort()}/apis/ccompat/v7`, timeoutMs: 1_000 }),
+    );
+    const attempt = transformRecords([record(0, frame(1, Buffer.from([2, 0x61, 2])))], VALUE_ONLY('SOURCE'), down);
+    await expect(attempt).rejects.toBeInstanceOf(SchemaRegistryUnavailableError);
   });
 });
