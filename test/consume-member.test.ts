@@ -12,7 +12,7 @@ import { decodeBase64, eventRecords, type KafkaEvent } from '../lib/consumer/lam
 import { startGroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { committedOffsets, createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
-import { runCommand } from './support/processes';
+import { runKafkaTool } from './support/processes';
 
 const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' });
 
@@ -130,14 +130,9 @@ describe('consume: the group member library', () => {
     // Prepare: Kafka's console producer writes a header without a value (null.marker), which kafkajs decodes as null.
     const topic = await createTopic(uniqueName('member-null-header'), 1);
     const groupId = uniqueName('group-null-header');
-    const produced = await runCommand(
-      'npm',
+    const produced = await runKafkaTool(
+      'kafka-console-producer',
       [
-        'run',
-        '-s',
-        'kafka',
-        '--',
-        'kafka-console-producer',
         '--bootstrap-server',
         testBrokers().join(','),
         '--topic',

@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import type { TopicDescription } from '../lib/inspection/topic-inspection';
 import { produceToPartitions } from './support/group-members';
 import { createTopic, testBrokers, uniqueName, withAdmin } from './support/kafka';
-import { runCommand } from './support/processes';
+import { runCommand, runKafkaTool } from './support/processes';
 
 function kafkaTool(tool: string, args: string[]) {
-  return runCommand('npm', ['run', '-s', 'kafka', '--', tool, '--bootstrap-server', testBrokers().join(','), ...args]);
+  return runKafkaTool(tool, ['--bootstrap-server', testBrokers().join(','), ...args]);
 }
 
 /** `topic:partition:offset` lines of kafka-get-offsets → partition → offset. */

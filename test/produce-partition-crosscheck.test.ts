@@ -16,7 +16,7 @@ import {
   type PublishedRecord,
 } from '../lib/produce/publish';
 import { createTopic, readRecords, testBrokers, uniqueName } from './support/kafka';
-import { runCommand } from './support/processes';
+import { runKafkaTool } from './support/processes';
 
 const KEYS = 1_200;
 const PARTITIONS = 10;
@@ -29,23 +29,9 @@ function randomKey(): string {
 
 /** Runs `npm run kafka -- kafka-console-producer …` with lines on stdin; resolves when it exits 0. */
 async function consoleProduce(topic: string, lines: string[]): Promise<void> {
-  const { code, stdout, stderr } = await runCommand(
-    'npm',
-    [
-      'run',
-      '--silent',
-      'kafka',
-      '--',
-      'kafka-console-producer',
-      '--bootstrap-server',
-      testBrokers().join(','),
-      '--topic',
-      topic,
-      '--property',
-      'parse.key=true',
-      '--property',
-      'key.separator=\t',
-    ],
+  const { code, stdout, stderr } = await runKafkaTool(
+    'kafka-console-producer',
+    ['--bootstrap-server', testBrokers().join(','), '--topic', topic, '--property', 'parse.key=true', '--property', 'key.separator=\t'],
     { env: { LC_ALL: 'C.UTF-8' }, input: lines.map((line) => `${line}\n`).join(''), timeoutMs: 60_000 },
   );
   if (code !== 0) throw new Error(`console producer exited with ${code}:\n${stdout}${stderr}`);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel, type Consumer, type GroupDescription } from 'kafkajs';
-import { REPO_ROOT, runCommand, type Finished } from './processes';
+import { REPO_ROOT, runCommand, runKafkaTool, type Finished } from './processes';
 import { waitFor } from './wait';
 import { testBrokers, testKafka, withAdmin } from './kafka';
 
@@ -94,7 +94,7 @@ export async function waitForStableGroup(groupId: string, topic: string, count: 
 
 /** Kafka's own kafka-consumer-groups, run through `npm run kafka --`. */
 export function kafkaConsumerGroups(brokers: string[], args: string[]): Promise<Finished> {
-  return runCommand('npm', ['run', '-s', 'kafka', '--', 'kafka-consumer-groups', '--bootstrap-server', brokers.join(','), ...args]);
+  return runKafkaTool('kafka-consumer-groups', ['--bootstrap-server', brokers.join(','), ...args]);
 }
 
 export function inspectGroup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {

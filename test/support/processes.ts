@@ -143,6 +143,11 @@ export async function runCommand(command: string, args: string[], options: RunOp
   return { code, stdout, stderr: child.output().slice(stdout.length) };
 }
 
+/** One of Kafka's own tools, `npm run kafka -- <tool> <args>`: a client that is not ours, from the project's jars. */
+export function runKafkaTool(tool: string, args: string[], options: RunOptions = {}): Promise<Finished> {
+  return runCommand('npm', ['run', '-s', 'kafka', '--', tool, ...args], options);
+}
+
 export type LogLine = Record<string, unknown> & { message?: unknown };
 
 /** Every JSON object line of a process's output (Powertools logs as data, fixture handlers' lines). */
