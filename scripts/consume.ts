@@ -56,6 +56,8 @@ async function main(): Promise<number> {
     undefined,
   );
   const processor = await loadRecordProcessor(config, processRecords);
+  // npm runs this script in a child process: this pid, not npm's, is the member (kill -9 <pid> in the README).
+  logger.info('member process started', { pid: process.pid, groupId: request.groupId, topic: request.topic });
   const summary = await runConsumeSession(request, {
     kafka: createKafka(config.kafka, logger),
     logger,

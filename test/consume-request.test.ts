@@ -66,6 +66,25 @@ describe('consume: the invocation input', () => {
         end: { kind: 'stopped' },
         stoppedBecause: 'stopped',
       }),
-    ).toBe('member m-1 of group my-app3 processed 12 records of payment-done in 2 batches (partitions 0, 2; 1 retries); stopped: stopped');
+    ).toBe('member m-1 of group my-app3 processed 12 records of payment-done in 2 batches (partitions 0, 2; 1 retry); stopped: stopped');
+  });
+
+  it('the summary line says 1 record, 1 batch and 2 retries in good English', () => {
+    expect(
+      describeSummary({
+        memberId: 'm-1',
+        groupId: 'my-app3',
+        topic: 'payment-done',
+        recordsProcessed: 1,
+        batches: 1,
+        retries: 2,
+        sentToDestination: 0,
+        discarded: 0,
+        filtered: 0,
+        partitions: [1],
+        end: { kind: 'stopped' },
+        stoppedBecause: 'stopped',
+      }),
+    ).toBe('member m-1 of group my-app3 processed 1 record of payment-done in 1 batch (partitions 1; 2 retries); stopped: stopped');
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../lib/produce/partitioners';
 import { createTopic, endOffsets, readRecords, uniqueName, withAdmin } from './support/kafka';
 import type { Offline } from './support/offline';
+import { jsonLines } from './support/processes';
 import { startOffline } from './support/offline';
 
 const API_KEY = uniqueName('key');
@@ -69,6 +70,12 @@ afterAll(async () => {
 });
 
 describe('POST /produce through serverless offline', () => {
+  it('started with OFFLINE_KAFKA_ENABLED=false (as every HTTP test starts it), offline says once that the mappings are off', () => {
+    const off = jsonLines(offline.process.output()).filter((line) => String(line.message).startsWith('event source mappings off'));
+    expect(off).toHaveLength(1);
+    expect(off[0]?.message).toContain('OFFLINE_KAFKA_ENABLED=false');
+  });
+
   it('publishes one keyed record and answers its partition and offset, which a real consumer confirms', async () => {
     const answer = produced(await post({ topic: main, key: 'user1', value: { amount: 42 }, headers: { source: 'checkout' } }));
     const partition = partitionForKey(Buffer.from('user1'), 3);

@@ -158,10 +158,15 @@ export function sessionError(summary: GroupMemberSummary): KafkaFunctionsError |
 }
 
 /** One line for people: what the member did. */
+/** "1 record", "2 records". */
+function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
 export function describeSummary(summary: GroupMemberSummary): string {
   const held = summary.partitions.length === 0 ? 'no partitions' : `partitions ${summary.partitions.join(', ')}`;
   const extra = [
-    summary.retries > 0 ? `${summary.retries} retries` : '',
+    summary.retries > 0 ? count(summary.retries, 'retry', 'retries') : '',
     summary.sentToDestination > 0 ? `${summary.sentToDestination} sent to the on-failure destination` : '',
     summary.discarded > 0 ? `${summary.discarded} discarded` : '',
     summary.filtered > 0 ? `${summary.filtered} filtered` : '',
@@ -170,7 +175,7 @@ export function describeSummary(summary: GroupMemberSummary): string {
   const details = `${held}${extra.length > 0 ? `; ${extra.join(', ')}` : ''}`;
   const error = summary.error === undefined ? '' : ` — ${summary.error}`;
   return (
-    `member ${member} of group ${summary.groupId} processed ${summary.recordsProcessed} records of ${summary.topic} ` +
-    `in ${summary.batches} batches (${details}); stopped: ${summary.stoppedBecause}${error}`
+    `member ${member} of group ${summary.groupId} processed ${count(summary.recordsProcessed, 'record')} of ${summary.topic} ` +
+    `in ${count(summary.batches, 'batch', 'batches')} (${details}); stopped: ${summary.stoppedBecause}${error}`
   );
 }

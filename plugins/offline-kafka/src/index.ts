@@ -112,10 +112,16 @@ export default class OfflineKafkaPlugin {
     } catch (error) {
       this.#fail(error);
     }
+    const settings = readPluginSettings(this.#serverless.service.custom);
+    if (!settings.enabled && this.#specs.length > 0) {
+      // Said once, so that a start with OFFLINE_KAFKA_ENABLED=false is not mistaken for mappings that hang.
+      log.info('event source mappings off (custom.offlineKafka.enabled is false, e.g. OFFLINE_KAFKA_ENABLED=false)', {
+        mappings: this.#specs.length,
+      });
+    }
     for (const spec of this.#specs.filter((candidate) => !candidate.enabled)) {
       log.info('event source mapping disabled', { mapping: spec.id, function: spec.functionKey, topic: spec.topic });
     }
-    const settings = readPluginSettings(this.#serverless.service.custom);
     if (settings.checkTopics) await this.#checkTopics(this.#specs.filter((spec) => spec.enabled));
   }
 
