@@ -2,10 +2,11 @@
  * registry:up / registry:status / registry:down run as users run them (npm scripts), on a free port of the
  * test's own, checked against what the registry answers over HTTP.
  */
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../scripts/local-kafka/processes';
-import { registryDown } from '../scripts/local-registry/registry';
+import { registryDown, registryPaths } from '../scripts/local-registry/registry';
 import { freePort } from './support/free-port';
 import { REPO_ROOT } from './support/processes';
 import { testRegistryUrl } from './support/schema-registry';
@@ -17,7 +18,9 @@ function npm(args: string[], env: NodeJS.ProcessEnv) {
 describe('npm run registry:up / registry:status / registry:down', () => {
   let port = 0;
   afterAll(async () => {
-    if (port !== 0) await registryDown(port, () => undefined);
+    if (port === 0) return;
+    await registryDown(port, () => undefined);
+    rmSync(registryPaths(port).dir, { recursive: true, force: true });
   });
 
   it('starts the registry on 127.0.0.1, says what it waits for and prints the base URL; down stops it', async () => {
