@@ -159,6 +159,19 @@ export default class OfflineKafkaPlugin {
           new InvalidKafkaEventError(`${missing.path}.topic`, `topic '${missing.topic}' does not exist on ${brokers}`, missing.functionKey),
         );
       }
+      // AWS requires a kafka:// on-failure topic to exist in the source's cluster.
+      for (const spec of group) {
+        const destination = spec.errorHandling.onFailure;
+        if (destination?.kind === 'kafka' && !topics.includes(destination.topic)) {
+          this.#fail(
+            new InvalidKafkaEventError(
+              `${spec.path}.onFailureDestination`,
+              `topic '${destination.topic}' does not exist on ${brokers}; the on-failure topic must exist in the same cluster`,
+              spec.functionKey,
+            ),
+          );
+        }
+      }
     }
   }
 
