@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { committedOffsets, endOffsets, readRecords, testKafka, uniqueName, withAdmin } from './support/kafka';
-import { jsonLines, serviceFile } from './support/offline-kafka';
+import { committedOffsets, endOffsets, readRecords, testKafka, uniqueName } from './support/kafka';
+import { createServedTopics, jsonLines, serviceFile } from './support/offline-kafka';
 import { startOffline, type Offline } from './support/offline';
 import { waitFor } from './support/wait';
 
@@ -118,21 +118,16 @@ async function destinationRecords(topic: string, count: number) {
 
 describe('AWS Kafka error handling under serverless offline', () => {
   beforeAll(async () => {
-    await withAdmin(async (admin) => {
-      await admin.createTopics({
-        topics: [
-          { topic: topics.poison, numPartitions: 3 },
-          { topic: topics.poisonFailed, numPartitions: 1 },
-          { topic: topics.bisect, numPartitions: 1 },
-          { topic: topics.bisectFailed, numPartitions: 1 },
-          { topic: topics.age, numPartitions: 1 },
-          { topic: topics.ageFailed, numPartitions: 1 },
-          { topic: topics.block, numPartitions: 3 },
-          { topic: topics.sqs, numPartitions: 1 },
-        ].map((spec) => ({ ...spec, replicationFactor: 1 })),
-        waitForLeaders: true,
-      });
-    });
+    await createServedTopics([
+      { topic: topics.poison, numPartitions: 3 },
+      { topic: topics.poisonFailed, numPartitions: 1 },
+      { topic: topics.bisect, numPartitions: 1 },
+      { topic: topics.bisectFailed, numPartitions: 1 },
+      { topic: topics.age, numPartitions: 1 },
+      { topic: topics.ageFailed, numPartitions: 1 },
+      { topic: topics.block, numPartitions: 3 },
+      { topic: topics.sqs, numPartitions: 1 },
+    ]);
     // Everything is in the topics before the mappings join, so the first batches are whole.
     await produce(
       topics.poison,
@@ -216,7 +211,7 @@ describe('AWS Kafka error handling under serverless offline', () => {
     },
   );
 
-  it('bisects a failing batch of 100 down to the one throwing record, processes the 99 others and sends it to the destination', async () => {
+  it('bisects a failing batch of 100 down to the one throwing record, processes the 99 others, sends it to the destination', async () => {
     await waitForNoLag(groups.bisect, topics.bisect);
     // The size of each invocation that held the bad record, in order.
     const withBad = deliveries(topics.bisect)

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/free-port';
 import { startOffline, type Offline } from './support/offline';
 import { committedOffsets, endOffsets, readRecords, testBrokers, testKafka, uniqueName, withAdmin } from './support/kafka';
-import { fixtureRecords, jsonLines, receivedRecords, serviceFile, startTcpProxy } from './support/offline-kafka';
+import { createServedTopics, fixtureRecords, jsonLines, receivedRecords, serviceFile, startTcpProxy } from './support/offline-kafka';
 import { waitFor } from './support/wait';
 
 const SERVICE = 'offline-kafka-test-test';
@@ -102,12 +102,7 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
   const atTimestampSeconds = Math.floor((Date.now() - 60_000) / 1000);
 
   beforeAll(async () => {
-    await withAdmin(async (admin) => {
-      await admin.createTopics({
-        topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
-        waitForLeaders: true,
-      });
-    });
+    await createServedTopics(Object.values(topics).map((topic) => ({ topic, numPartitions: 3 })));
     // Before the mappings exist: LATEST must skip these, AT_TIMESTAMP must skip the old-stamped ones.
     await produceDirect(topics.latest, [
       { key: 'a', value: 'before-1' },

@@ -2,7 +2,8 @@
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { uniqueName } from './kafka';
+import { uniqueName, withAdmin } from './kafka';
+import { waitFor } from './wait';
 import { REPO_ROOT, jsonLines } from './processes';
 
 export { jsonLines, type LogLine } from './processes';
@@ -71,4 +72,27 @@ export async function startTcpProxy(port: number, target: string): Promise<{ clo
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Creates topics and waits until each partition's leader serves it. kafkajs's `waitForLeaders` waits for
+ * the metadata only; a broker under load may take seconds more to open the partitions' logs, and a write
+ * meanwhile fails as "not the leader". Listing each topic's offsets asks every partition's leader.
+ */
+export async function createServedTopics(specs: { topic: string; numPartitions: number }[], timeoutMs = 60_000): Promise<void> {
+  await withAdmin(async (admin) => {
+    await admin.createTopics({ topics: specs.map((spec) => ({ ...spec, replicationFactor: 1 })), waitForLeaders: true });
+    for (const { topic } of specs) {
+      await waitFor(
+        `the leaders of ${topic} to serve it`,
+        () =>
+          admin.fetchTopicOffsets(topic).then(
+            () => true,
+            () => false,
+          ),
+        timeoutMs,
+        250,
+      );
+    }
+  });
 }
