@@ -101,8 +101,7 @@ describe('offline start with an invalid Kafka event', () => {
 
   it('stops on maximumRecordAgeInSeconds under 60 when the schema check only warns', async () => {
     expect(await failure('recordAge')).toContain(
-      'functions.invalid.events[0].msk.maximumRecordAgeInSeconds: ' +
-        'expected -1 (infinite) or a whole number of seconds from 60 to 604800, got 30',
+      'functions.invalid.events[0].msk.maximumRecordAgeInSeconds: ' + 'expected -1 (infinite) or whole seconds from 60 to 604800, got 30',
     );
   });
 
