@@ -26,6 +26,8 @@ import { errorMessage } from '../errors';
 import { isUnknownTopic } from '../kafka/errors';
 import { BatchCollector, type Contribution, type ContributionOutcome } from './batch-collector';
 import { CommitQueue } from './commit-queue';
+import { Heartbeats } from './heartbeats';
+import { Latch } from './latch';
 import { deliverBatch, formatFailureDestination, type DeliveryStats, type PartitionOutcome } from './delivery-policy';
 import { createFailureDestination, localFunctionArn } from './failure-destinations';
 import { buildKafkaEvent, lambdaRecord, type EventSourceSpec, type KafkaEvent, type PartitionBatch } from './lambda-event';
@@ -188,7 +190,6 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 
   let memberId: string | undefined;
   let partitions: number[] = [];
-  let hasJoined = false;
   /** Records finished (handled, filtered out or given up on) and filtered out. */
   const counters = { finished: 0, filtered: 0 };
   /** Records handed to the collector and not yet failed: bounds what maxRecords lets through. */
@@ -197,10 +198,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   let end: MemberEnd = { kind: 'stopped' };
   let stopPromise: Promise<GroupMemberSummary> | undefined;
   let durationTimer: NodeJS.Timeout | undefined;
-  /** Heartbeat errors seen while a handler ran (a rebalance, an expired session), re-thrown to kafkajs. */
-  let heartbeatError: unknown;
-  const activePayloads = new Set<EachBatchPayload>();
-  let heartbeatTimer: NodeJS.Timeout | undefined;
+  const heartbeats = new Heartbeats(options.heartbeatIntervalMs);
   /**
    * Where partitions without a committed offset start, resolved before joining: the end of the log at
    * start-up (LATEST, so a record produced once "group joined" is logged is never skipped) or the offset
@@ -209,21 +207,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
    */
   const startOffsets = new Map<number, string>();
 
-  let joinedSettled = false;
-  let resolveJoined: () => void = () => undefined;
-  let rejectJoined: (error: unknown) => void = () => undefined;
-  const joined = new Promise<void>((resolvePromise, reject) => {
-    resolveJoined = () => {
-      if (!joinedSettled) resolvePromise();
-      joinedSettled = true;
-    };
-    rejectJoined = (error) => {
-      if (!joinedSettled) reject(error);
-      joinedSettled = true;
-    };
-  });
-  // A caller that only awaits `done` must not see an unhandled rejection of `joined`.
-  joined.catch(() => undefined);
+  const joined = new Latch();
   const doneDeferred = deferred<GroupMemberSummary>();
   const stopRequested = deferred<void>();
 
@@ -242,14 +226,6 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     stoppedBecause: stoppedBecauseOf(end),
     ...(describeEnd(end) === undefined ? {} : { error: describeEnd(end) }),
   });
-
-  const beat = () => {
-    const [payload] = activePayloads;
-    if (payload === undefined) return;
-    payload.heartbeat().catch((error: unknown) => {
-      heartbeatError ??= error;
-    });
-  };
 
   const recordsLeft = () => (options.maxRecords === undefined ? Number.POSITIVE_INFINITY : options.maxRecords - claimed);
 
@@ -387,11 +363,11 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 
   const eachBatch = async (payload: EachBatchPayload) => {
     const { batch } = payload;
-    activePayloads.add(payload);
+    heartbeats.hold(payload);
     try {
       let index = 0;
       while (index < batch.messages.length) {
-        if (stopping || !payload.isRunning() || payload.isStale() || heartbeatError !== undefined || commits.refused !== undefined) break;
+        if (stopping || !payload.isRunning() || payload.isStale() || heartbeats.failed || commits.refused !== undefined) break;
         const room = Math.min(options.batchSize - collector.pendingCount, recordsLeft());
         if (room <= 0) break;
         const messages = batch.messages.slice(index, index + room);
@@ -407,13 +383,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       }
       await commits.settled();
       if (commits.refused !== undefined && !stopping) throw commits.refused;
-      if (heartbeatError !== undefined && !stopping) {
-        const error = heartbeatError;
-        heartbeatError = undefined;
-        throw error;
-      }
+      if (heartbeats.failed && !stopping) throw heartbeats.take();
     } finally {
-      activePayloads.delete(payload);
+      heartbeats.release(payload);
     }
   };
 
@@ -442,15 +414,14 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       } catch (error) {
         logger.warn('consumer disconnect failed', { groupId, memberId, error: errorMessage(error) });
       }
-      if (heartbeatTimer !== undefined) clearInterval(heartbeatTimer);
+      heartbeats.stop();
       try {
         await destination?.close();
       } catch (error) {
         logger.warn('on-failure destination producer disconnect failed', { groupId, memberId, error: errorMessage(error) });
       }
-      if (!hasJoined) {
-        rejectJoined(new Error(describeEnd(end) ?? `member of ${groupId} stopped (${reason.kind}) before it joined the group`));
-      }
+      // Settled already when it joined: then this changes nothing.
+      joined.reject(new Error(describeEnd(end) ?? `member of ${groupId} stopped (${reason.kind}) before it joined the group`));
       const result = summary();
       logger.info('group left', { ...result });
       doneDeferred.resolve(result);
@@ -462,7 +433,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     memberId = payload.memberId;
     partitions = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
-    heartbeatError = undefined;
+    heartbeats.take();
     commits.reset();
     generation += 1;
     if (paused.size > 0) {
@@ -482,8 +453,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       if (offset !== undefined) consumer.seek({ topic, partition, offset });
     }
     if (options.startingPosition === 'LATEST') startOffsets.clear();
-    hasJoined = true;
-    resolveJoined();
+    joined.resolve();
   });
   consumer.on(consumer.events.REBALANCING, ({ payload }) => {
     logger.info('group rebalancing', { groupId, memberId: payload.memberId });
@@ -492,7 +462,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     logger.error('member crashed', { groupId, memberId, error: errorMessage(payload.error), restart: payload.restart });
     if (!payload.restart && !stopping) {
       end = { kind: 'crashed', error: `consumer crashed: ${errorMessage(payload.error)}` };
-      rejectJoined(payload.error);
+      joined.reject(payload.error);
       void requestStop(end);
     }
   });
@@ -508,8 +478,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       await resolveStartOffsets(kafka, groupId, topic, options.startingPosition, startOffsets);
     }
     await consumer.subscribe({ topics: [topic], fromBeginning: options.startingPosition !== 'LATEST' });
-    // Twice per interval: kafkajs skips a heartbeat asked for sooner than heartbeatInterval after the last.
-    heartbeatTimer = setInterval(beat, Math.max(50, Math.floor(options.heartbeatIntervalMs / 2)));
+    heartbeats.start();
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -526,12 +495,12 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     const reason = isUnknownTopic(error) ? `topic '${topic}' does not exist` : errorMessage(error);
     end = { kind: 'could-not-start', error: `could not start the member of ${groupId} on ${topic}: ${reason}` };
     logger.error('member failed', { groupId, topic, end, error: end.error });
-    rejectJoined(error);
+    joined.reject(error);
     void requestStop(end);
   });
 
   return {
-    joined,
+    joined: joined.promise,
     memberId: () => memberId,
     stop: () => requestStop({ kind: 'stopped' }),
     done: doneDeferred.promise,
