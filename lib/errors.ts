@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'TOPIC_NOT_ALLOWED'
   | 'TOPIC_NOT_FOUND'
   | 'GROUP_NOT_FOUND'
+  | 'NOT_FOUND'
   | 'RECORD_TOO_LARGE'
   | 'BROKER_UNAVAILABLE'
   | 'SCHEMA_NOT_FOUND'
@@ -106,4 +107,12 @@ export class SchemaRegistryUnavailableError extends KafkaFunctionsError {
 /** The message of anything thrown, for logs (never for HTTP bodies of 5xx). */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A route this deployment does not serve (the live page outside serverless offline). */
+export class NotFoundError extends KafkaFunctionsError {
+  override name = 'NotFoundError';
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
 }

@@ -23,7 +23,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';
 import type { ConsumeConfig } from '../config';
 import { errorMessage } from '../errors';
-import { isUnknownTopic } from '../kafka/errors';
+import { innermostError, isConnectionFailure, isUnknownTopic, unreachableBroker } from '../kafka/errors';
 import { BatchCollector, type Contribution, type ContributionOutcome } from './batch-collector';
 import { CommitQueue } from './commit-queue';
 import { Heartbeats } from './heartbeats';
@@ -123,6 +123,9 @@ const IDLE_FETCH_WAIT_MS = 500;
 /** With a window, the broker answers a fetch early once this many bytes per record of a full batch are there. */
 const BYTES_PER_RECORD_ESTIMATE = 1_024;
 const MAX_MIN_BYTES = 1_048_576;
+/** Wait before kafkajs restarts a member that crashed because Kafka is unreachable: doubled per restart, capped. */
+const OUTAGE_BACKOFF_MS = 500;
+const MAX_OUTAGE_BACKOFF_MS = 3_000;
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -178,7 +181,29 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   const consumer: Consumer = kafka.consumer({
     // kafkajs restarts a crashed consumer by itself; once we stop, a restart already under way must not
     // schedule another, or a consumer would rejoin the group after "group left" and keep the process alive.
-    retry: { retries: 5, restartOnFailure: async () => !stopping },
+    // While Kafka is unreachable it would restart every half second: wait longer each time, one line per restart
+    // (the member says "kafka reachable again" once it is back in the group).
+    retry: {
+      retries: 5,
+      restartOnFailure: async (error: Error) => {
+        if (!stopping && isConnectionFailure(error)) {
+          outage ??= { since: Date.now(), restarts: 0 };
+          outage.restarts += 1;
+          const retryInMs = Math.min(OUTAGE_BACKOFF_MS * 2 ** (outage.restarts - 1), MAX_OUTAGE_BACKOFF_MS);
+          const broker = unreachableBroker(error);
+          logger.warn('kafka unreachable, member retrying', {
+            groupId,
+            memberId,
+            waitingFor: broker === undefined ? 'the cluster' : `broker ${broker}`,
+            retryInMs,
+            attempt: outage.restarts,
+            error: errorMessage(innermostError(error)),
+          });
+          await waitUnless(retryInMs, stopRequested.promise);
+        }
+        return !stopping;
+      },
+    },
     groupId,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: options.heartbeatIntervalMs,
@@ -190,6 +215,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
 
   let memberId: string | undefined;
   let partitions: number[] = [];
+  // Since the first restart for an unreachable cluster, until the member is in the group again.
+  let outage: { since: number; restarts: number } | undefined;
   /** Records finished (handled, filtered out or given up on) and filtered out. */
   const counters = { finished: 0, filtered: 0 };
   /** Records handed to the collector and not yet failed: bounds what maxRecords lets through. */
@@ -440,6 +467,10 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       consumer.resume([{ topic, partitions: [...paused] }]);
       paused.clear();
     }
+    if (outage !== undefined) {
+      logger.info('kafka reachable again', { groupId, memberId, downMs: Date.now() - outage.since, restarts: outage.restarts });
+      outage = undefined;
+    }
     logger.info('group joined', {
       memberId,
       groupId,
@@ -459,7 +490,10 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     logger.info('group rebalancing', { groupId, memberId: payload.memberId });
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    logger.error('member crashed', { groupId, memberId, error: errorMessage(payload.error), restart: payload.restart });
+    // A crash kafkajs restarts was said above (restartOnFailure) or by the kafkajs log creator ("consumer
+    // restarting"); one it does not restart is the member's failure.
+    if (payload.restart) logger.debug('member crashed, kafkajs restarts it', { groupId, memberId, error: errorMessage(payload.error) });
+    else logger.error('member crashed', { groupId, memberId, error: errorMessage(payload.error), restart: false });
     if (!payload.restart && !stopping) {
       end = { kind: 'crashed', error: `consumer crashed: ${errorMessage(payload.error)}` };
       joined.reject(payload.error);

@@ -6,6 +6,8 @@
 import type { Admin } from 'kafkajs';
 import { getKafka } from '../kafka/client';
 import { lazyConnection } from '../kafka/lazy-connection';
+import { logger } from '../logger';
+import { ClusterWatcher } from './cluster-watch';
 import { coordinatorFinder, type CoordinatorFinder } from './group-coordinator';
 
 export interface InspectionClients {
@@ -20,4 +22,20 @@ export async function getInspectionClients(): Promise<InspectionClients> {
   const connected = await admin.get();
   coordinators ??= coordinatorFinder(getKafka());
   return { admin: connected, coordinators };
+}
+
+let watcher: ClusterWatcher | undefined;
+
+/**
+ * The process's ClusterWatcher for the live page, on its own admin client (kafkajs reconnects it after an
+ * outage). An outage is logged once when it starts and once when it ends, however often the page asks.
+ */
+export function getClusterWatcher(): ClusterWatcher {
+  watcher ??= new ClusterWatcher(getKafka().admin(), {
+    onOutage: (change, detail) => {
+      if (change === 'down') logger.warn('kafka unreachable, the page shows a banner until it is back', { error: detail });
+      else logger.info('kafka reachable again', { page: true, detail });
+    },
+  });
+  return watcher;
 }

@@ -22,17 +22,42 @@ function saslOptions(sasl: NonNullable<KafkaConnectionConfig['sasl']>): SASLOpti
 }
 
 // Answers of the group protocol that are routine for a consumer group: a rebalance (members come and go)
-// and a group coordinator that is still starting (a fresh broker creates __consumer_offsets on first use).
+// and a group coordinator that is still starting (a fresh broker creates __consumer_offsets on first use);
+// leadership answers are as routine while a broker stops or starts (kafkajs refreshes metadata and retries).
 // kafkajs logs each as an ERROR on every heartbeat that meets it, and retries them itself; the group member
 // logs the rebalance as data ("group rebalancing") and anything that still fails after the retries.
-function isRoutineGroupError(namespace: string, level: logLevel, error: unknown): boolean {
-  return (
-    level === logLevel.ERROR &&
-    namespace === 'Connection' &&
-    typeof error === 'string' &&
-    (isRebalancing(error) || isCoordinatorMoving(error))
-  );
+const LEADERSHIP_MOVING = /not the leader for that topic-partition|no leader for this topic-partition|leader not available/i;
+
+function isRoutineAnswer(error: string): boolean {
+  return isRebalancing(error) || isCoordinatorMoving(error) || LEADERSHIP_MOVING.test(error);
 }
+
+function isRoutineGroupError(namespace: string, level: logLevel, error: unknown): boolean {
+  return level === logLevel.ERROR && namespace === 'Connection' && typeof error === 'string' && isRoutineAnswer(error);
+}
+
+// What kafkajs says while the cluster cannot be reached: each connection attempt, each seed broker tried and
+// each consumer crash, with stack traces, several times a second. Demoted to DEBUG: the group member says, once
+// per restart, what it waits for ("kafka unreachable, member retrying") and when it is back ("kafka reachable again").
+const CONNECTION_FAILURE = new RegExp(
+  [
+    'Connection error',
+    'Connection timeout',
+    'Closed connection',
+    'Connection closed',
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'ENOTFOUND',
+    'EHOSTUNREACH',
+    'EAI_AGAIN',
+    'broker not found',
+    'Failed to connect',
+  ].join('|'),
+  'i',
+);
+
+const RESTARTING = /^Restarting the consumer in ([\d.]+)ms$/;
 
 // kafkajs warns whenever an idempotent producer has bounded retries. The bound is deliberate: a request
 // answered 503 at PRODUCE_TIMEOUT_MS must never be written later by a retry still going on. Nor does a
@@ -46,17 +71,45 @@ function isExpectedWarning(namespace: string, level: logLevel, message: string):
 }
 
 /**
- * Routes kafkajs's own log entries into a Powertools Logger, keeping its fields as keys. Routine
- * group-protocol answers and the bounded-retries warning are demoted to DEBUG.
+ * Routes kafkajs's own log entries into a Powertools Logger, keeping its fields as keys. Demoted to DEBUG:
+ * routine group-protocol answers, the bounded-retries warning, the consumer's rebalance WARN (the member logs
+ * "group rebalancing"), connection failures and crashes (the group member logs a restart for an unreachable
+ * cluster itself). A restart for any other cause is one WARN line, "consumer restarting", with the crash's
+ * error. One state per kafkajs instance (kafkajs calls logCreator once for each).
  */
 export function kafkajsLogCreator(log: Logger) {
-  return () =>
-    ({ namespace, level: entryLevel, log: entry }: LogEntry) => {
+  return () => {
+    let lastBroker: string | undefined;
+    let lastCrash: { error: string; connection: boolean } | undefined;
+    return ({ namespace, level: entryLevel, log: entry }: LogEntry) => {
       const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
       const attributes = { kafkajs: namespace, ...fields };
-      const demoted = isRoutineGroupError(namespace, entryLevel, entry.error) || isExpectedWarning(namespace, entryLevel, message);
-      const level = demoted ? logLevel.DEBUG : entryLevel;
-      switch (level) {
+      let demoted = isRoutineGroupError(namespace, entryLevel, entry.error) || isExpectedWarning(namespace, entryLevel, message);
+      if (namespace === 'Runner' && message.startsWith('The group is rebalancing')) demoted = true;
+      if ((namespace === 'Connection' || namespace === 'BrokerPool') && CONNECTION_FAILURE.test(message)) {
+        if (typeof fields.broker === 'string') lastBroker = fields.broker;
+        demoted = true;
+      }
+      if (namespace === 'Consumer' && message.startsWith('Crash: ')) {
+        const error = message.slice('Crash: '.length);
+        lastCrash = { error, connection: CONNECTION_FAILURE.test(`${error} ${String(fields.stack ?? '')}`) };
+        demoted = true;
+      }
+      const restarting = namespace === 'Consumer' ? RESTARTING.exec(message) : null;
+      if (restarting !== null) {
+        const retryInMs = Number(restarting[1]);
+        const { groupId } = fields;
+        if (lastCrash?.connection === true) {
+          log.debug('kafka unreachable, consumer restarting', { groupId, broker: lastBroker, retryInMs, error: lastCrash.error });
+        } else if (lastCrash !== undefined && isRoutineAnswer(lastCrash.error)) {
+          log.debug('consumer restarting', { groupId, retryInMs, error: lastCrash.error });
+        } else {
+          log.warn('consumer restarting', { groupId, retryInMs, error: lastCrash?.error });
+        }
+        lastCrash = undefined;
+        return;
+      }
+      switch (demoted ? logLevel.DEBUG : entryLevel) {
         case logLevel.ERROR:
           log.error(message, attributes);
           break;
@@ -70,6 +123,7 @@ export function kafkajsLogCreator(log: Logger) {
           log.debug(message, attributes);
       }
     };
+  };
 }
 
 /** kafkajs options for a connection config: bounded timeouts and retries, SSL/SASL when configured. */

@@ -52,6 +52,29 @@ export function isUnreachable(error: unknown): boolean {
   return hasName(error, UNREACHABLE);
 }
 
+/**
+ * isUnreachable, or an error kafkajs re-wrapped without its cause: its retrier bails out of a refused
+ * connection with a KafkaJSNonRetriableError that keeps only the message ("Connection error: …").
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return isUnreachable(error) || /^(Connection error|Connection timeout|Closed connection)/.test(message);
+}
+
+/** The last error in the chain (what actually went wrong). */
+export function innermostError(error: unknown): unknown {
+  const chain = errorChain(error);
+  return chain[chain.length - 1] ?? error;
+}
+
+/** `host:port` of the broker a connection failure names (kafkajs's connection errors carry it), if any. */
+export function unreachableBroker(error: unknown): string | undefined {
+  for (const link of errorChain(error)) {
+    if (typeof link === 'object' && link !== null && 'broker' in link && typeof link.broker === 'string') return link.broker;
+  }
+  return undefined;
+}
+
 /** kafkajs gave up after its retries (whatever the last attempt met). */
 export function isRetriesExhausted(error: unknown): boolean {
   return hasName(error, new Set(['KafkaJSNumberOfRetriesExceeded']));

@@ -21,7 +21,7 @@ import { readSchemaRegistryConfig, type SchemaRegistryEventConfig } from './sche
 /** The parts of osls's Service this plugin reads. */
 export interface ServiceView {
   service: string;
-  provider: { region?: string; stage?: string };
+  provider: { region?: string; stage?: string; environment?: Record<string, unknown> };
   custom?: Record<string, unknown>;
   getAllFunctions(): string[];
   getFunction(functionKey: string): { name?: string; handler?: string; events?: unknown[] } & Record<string, unknown>;

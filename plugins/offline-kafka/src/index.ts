@@ -17,6 +17,7 @@ import type { Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../../../lib/config';
 import { createKafka } from '../../../lib/kafka/client';
 import { logger as sharedLogger } from '../../../lib/logger';
+import { chooseLogFormat } from '../../../lib/log-format';
 import { errorMessage } from '../../../lib/errors';
 import { InvalidKafkaEventError, readMappings, readPluginSettings, type MappingSpec, type ServiceView } from './event-config';
 import { createSchemaRegistryClient } from '../../../lib/schema-registry/registry-client';
@@ -25,6 +26,7 @@ import { checkKafkaEvents, compileErrorHandling, compileSchemaRegistry, type Com
 import { defineKafkaEventProperties, type ConfigSchemaHandler } from './event-schema';
 import { EventSourceMapping } from './event-source-mapping';
 import { OfflineRunner, runnerOptions } from './offline-runner';
+import { quietPagePolling } from './quiet-polling';
 
 interface Serverless {
   service: ServiceView & { provider: { compiledCloudFormationTemplate?: CompiledTemplate } };
@@ -105,8 +107,32 @@ export default class OfflineKafkaPlugin {
     }
   }
 
+  /**
+   * serverless-offline runs handlers in worker threads whose stdout is never a terminal: hand them this
+   * process's log format (pretty on a terminal), unless LOG_FORMAT already says which.
+   */
+  #handLogFormatDown(): void {
+    const provider = this.#serverless.service.provider;
+    const environment = provider.environment ?? {};
+    const given = environment.LOG_FORMAT;
+    if (typeof given === 'string' && given.trim() !== '') return;
+    provider.environment = { ...environment, LOG_FORMAT: chooseLogFormat(process.env, process.stdout.isTTY === true) };
+  }
+
+  #quiet = false;
+
+  /** The live page's once-a-second polling stays out of the terminal (see quiet-polling.ts). */
+  #quietPagePolling(): void {
+    if (this.#quiet) return;
+    this.#quiet = true;
+    quietPagePolling(process.stdout);
+    quietPagePolling(process.stderr);
+  }
+
   async #init(): Promise<void> {
     try {
+      this.#handLogFormatDown();
+      this.#quietPagePolling();
       this.#config = loadConfig(process.env);
       this.#specs = readMappings(this.#serverless.service, this.#config);
     } catch (error) {

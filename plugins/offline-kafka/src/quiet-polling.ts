@@ -1,0 +1,38 @@
+/**
+ * serverless-offline prints three lines for every HTTP request (two blank ones, `GET /path (λ: fn)`, then
+ * `(λ: fn) RequestId: … Duration …`). The live page polls GET /cluster/view once a second, which would bury
+ * the terminal's story under them: those lines are dropped, for that route only; every other request's
+ * lines, and everything else, are written as they come.
+ */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+export function isPagePollingLine(text: string, route: string, functionKey: string): boolean {
+  const plain = text.replace(ANSI, '').trim();
+  return plain.startsWith(`GET ${route} (λ: ${functionKey})`) || plain.startsWith(`(λ: ${functionKey}) RequestId: `);
+}
+
+type Write = NodeJS.WriteStream['write'];
+
+/** Wraps a stream's write: blank chunks are held until the next one shows whether they belong to a polling request. */
+export function quietPagePolling(stream: NodeJS.WriteStream, route = '/cluster/view', functionKey = 'clusterView'): void {
+  const write: Write = stream.write.bind(stream);
+  let held: Array<string | Uint8Array> = [];
+  const wrapped = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    const callback = rest.find((argument): argument is () => void => typeof argument === 'function');
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (text.replace(ANSI, '').trim() === '' && held.length < 4) {
+      held.push(chunk);
+      callback?.();
+      return true;
+    }
+    if (isPagePollingLine(text, route, functionKey)) {
+      held = [];
+      callback?.();
+      return true;
+    }
+    for (const blank of held) write(blank);
+    held = [];
+    return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
+  };
+  stream.write = wrapped as Write;
+}

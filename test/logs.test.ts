@@ -1,0 +1,145 @@
+/**
+ * Logs a person can read: the one Powertools logger prints one compact line per event on a terminal (or with
+ * LOG_FORMAT=pretty) and Powertools' JSON otherwise; a broker outage prints one line per retry and one when
+ * Kafka is back, with no kafkajs stack traces. The outage is real: a broker of this test's own, stopped and
+ * started again with the code behind `npm run kafka:down` / `kafka:up`, under a real `npm run consume`.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { kafkaDown, kafkaUp, optionsFromEnv } from '../scripts/local-kafka/index';
+import { LogFormatError, chooseLogFormat, shortMemberId, terminalLine } from '../lib/log-format';
+import { quietPagePolling } from '../plugins/offline-kafka/src/quiet-polling';
+import { startConsumeCli, type Member } from './support/consume';
+import { freePortPair } from './support/free-port';
+import { uniqueName } from './support/kafka';
+import { waitFor } from './support/wait';
+
+describe('log format', () => {
+  it('prints a processed record as time, level, message, topic-partition@offset and the rest as key=value', () => {
+    const line = terminalLine(
+      'INFO',
+      'record processed',
+      new Date(2026, 11, 1, 18, 9, 55, 952),
+      {
+        topic: 'payment-done',
+        partition: 2,
+        offset: 18175,
+        key: 'user4',
+        value: 'paid 40',
+        groupId: 'my-app3',
+        memberId: 'kafka-functions-8b8659a4-5d40-4f54-ab0c-92e8b446e119',
+      },
+      false,
+    );
+    expect(line).toBe('18:09:55.952 INFO  record processed payment-done-2@18175 key=user4 value="paid 40" group=my-app3 member=8b8659a4');
+  });
+
+  it('shows an error by its message, objects as compact JSON, and leaves out stack traces and per-process keys', () => {
+    const line = terminalLine(
+      'WARN',
+      'batch failed',
+      new Date(2026, 11, 1, 8, 0, 1, 2),
+      {
+        component: 'offline-kafka',
+        error: { name: 'TypeError', message: 'bad input', stack: 'TypeError: bad input\n    at x (y.ts:1:1)' },
+        assignment: { 'payment-done': [0, 1] },
+        stack: 'Error\n    at z',
+        attempt: 2,
+      },
+      false,
+    );
+    expect(line).toBe('08:00:01.002 WARN  batch failed error="TypeError: bad input" assignment={"payment-done":[0,1]} attempt=2');
+  });
+
+  it('is pretty on a terminal and JSON elsewhere unless LOG_FORMAT says which, and refuses any other LOG_FORMAT', () => {
+    expect(chooseLogFormat({}, true)).toBe('pretty');
+    expect(chooseLogFormat({}, false)).toBe('json');
+    expect(chooseLogFormat({ LOG_FORMAT: 'json' }, true)).toBe('json');
+    expect(chooseLogFormat({ LOG_FORMAT: 'pretty' }, false)).toBe('pretty');
+    expect(chooseLogFormat({ LOG_FORMAT: '' }, true)).toBe('pretty');
+    expect(() => chooseLogFormat({ LOG_FORMAT: 'yaml' }, true)).toThrow(LogFormatError);
+    expect(() => chooseLogFormat({ LOG_FORMAT: 'yaml' }, true)).toThrow("LOG_FORMAT must be json or pretty, got 'yaml'");
+  });
+
+  it('shortens a member id to the first block of its UUID and leaves other ids alone', () => {
+    expect(shortMemberId('kafka-functions-5f0c1a2b-0000-4000-8000-000000000000')).toBe('5f0c1a2b');
+    expect(shortMemberId('some-member')).toBe('some-member');
+  });
+});
+
+describe("serverless offline's request lines under npm start", () => {
+  it("drop the live page's polling of /cluster/view and keep every other request's", () => {
+    const written: string[] = [];
+    const stream = { write: (chunk: string) => written.push(chunk) > 0 } as unknown as NodeJS.WriteStream;
+    quietPagePolling(stream);
+    for (const chunk of [
+      '\n',
+      '\n',
+      'GET /cluster/view (λ: clusterView)\n',
+      '(λ: clusterView) RequestId: 1f  Duration: 3.2 ms  Billed Duration: 4 ms\n',
+      '\n',
+      '\n',
+      'POST /produce (λ: produce)\n',
+      '(λ: produce) RequestId: 2e  Duration: 9.1 ms  Billed Duration: 10 ms\n',
+    ]) {
+      stream.write(chunk);
+    }
+    expect(written).toEqual([
+      '\n',
+      '\n',
+      'POST /produce (λ: produce)\n',
+      '(λ: produce) RequestId: 2e  Duration: 9.1 ms  Billed Duration: 10 ms\n',
+    ]);
+  });
+});
+
+const PRETTY_LINE = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO|WARN|ERROR|CRITICAL) +\S/;
+
+describe('a broker outage under a running member', () => {
+  let port = 0;
+  let member: Member | undefined;
+  afterAll(async () => {
+    await member?.process.stop('SIGKILL');
+    if (port !== 0)
+      await kafkaDown(
+        optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined),
+        true,
+      );
+  });
+
+  it('prints one line per retry saying what it waits for, one when Kafka is back, and no stack traces', async () => {
+    port = await freePortPair();
+    const options = optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined);
+    await kafkaUp(options);
+    const group = uniqueName('outage');
+    member = startConsumeCli('outage', 'payment-done', group, [], { KAFKA_BROKERS: `localhost:${port}`, LOG_FORMAT: 'pretty' });
+    await member.process.waitForOutput(/INFO +group joined /, 60_000);
+
+    await kafkaDown(options, false);
+    const running = member;
+    const retries = () => running.process.output().match(/WARN +kafka unreachable, member retrying .*$/gm) ?? [];
+    await waitFor('two retry lines', () => retries().length >= 2, 60_000);
+    await kafkaUp(options);
+    const back = await member.process.waitForOutput(/INFO +kafka reachable again .*restarts=(\d+)/, 90_000);
+
+    // kafkajs keeps the broker's address on its connection errors; a re-wrapped one says only "the cluster".
+    for (const line of retries()) expect(line).toMatch(new RegExp(`waitingFor="(broker localhost:${port}|the cluster)"`));
+    expect(retries().some((line) => line.includes(`waitingFor="broker localhost:${port}"`))).toBe(true);
+    // One retry line per restart, as the member counted them.
+    expect(retries().length).toBe(Number(back[1]));
+    const lines = member.process
+      .output()
+      .split('\n')
+      .filter((line) => line.trim() !== '');
+    for (const line of lines) expect(line).toMatch(PRETTY_LINE);
+    const text = member.process.output();
+    expect(text).not.toMatch(/^\s+at /m);
+    expect(text).not.toContain('Crash: ');
+    expect(text).not.toContain('Restarting the consumer');
+    expect(text).not.toContain('Failed to connect to seed broker');
+    expect(text).not.toMatch(/ERROR +Connection error/);
+
+    // npm passes the Ctrl-C on and reports it as its own exit; the member itself leaves the group.
+    await member.process.stop('SIGINT');
+    expect(member.process.output()).toMatch(/INFO +group left .*stoppedBecause=stopped/);
+  }, 240_000);
+});
