@@ -10,7 +10,7 @@ import { LogFormatError, chooseLogFormat, shortMemberId, terminalLine } from '..
 import { quietPagePolling } from '../plugins/offline-kafka/src/quiet-polling';
 import { startConsumeCli, type Member } from './support/consume';
 import { freePortPair } from './support/free-port';
-import { uniqueName } from './support/kafka';
+import { uniqueName, withAdmin } from './support/kafka';
 import { waitFor } from './support/wait';
 
 describe('log format', () => {
@@ -111,6 +111,9 @@ describe('a broker outage under a running member', () => {
     const options = optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined);
     await kafkaUp(options);
     const group = uniqueName('outage');
+    // A fresh broker creates __consumer_offsets on first use; a member that asks before it is there is refused
+    // for good ("Failed to find group coordinator"). kafkajs's admin waits for the coordinator with retries.
+    await withAdmin((admin) => admin.describeGroups([group]), [`localhost:${port}`]);
     member = startConsumeCli('outage', 'payment-done', group, [], { KAFKA_BROKERS: `localhost:${port}`, LOG_FORMAT: 'pretty' });
     await member.process.waitForOutput(/INFO +group joined /, 60_000);
 
