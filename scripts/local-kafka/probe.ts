@@ -1,5 +1,6 @@
 /** Asks a broker whether it really serves (a metadata request), and creates the tutorial's topics. */
-import { Kafka, logLevel } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../lib/config';
 import { kafkaOptions } from '../../lib/kafka/client';
 
@@ -11,9 +12,12 @@ export const TUTORIAL_TOPICS = [
 
 /**
  * A client with the project's connection settings (KAFKA_SSL, KAFKA_SASL_*: a real cluster needs them),
- * short timeouts, no retries and no logs: the caller polls and says what it waits for.
+ * short timeouts, no retries and no logs: the caller polls and says what it waits for. Topic creation
+ * passes `patient`: long request timeouts and kafkajs's own retries, since a broker that has just started
+ * may not yet know the partitions it was asked to create when kafkajs looks for their leaders.
  */
-function quietKafka(brokers: string[]): Kafka {
+function quietKafka(brokers: string[], patient = false): Kafka {
+  const retries = patient ? 8 : 0;
   const { kafka } = loadConfig(process.env);
   return new Kafka({
     ...kafkaOptions({
@@ -21,17 +25,35 @@ function quietKafka(brokers: string[]): Kafka {
       brokers,
       clientId: 'kafka-functions-probe',
       connectionTimeoutMs: 1_000,
-      requestTimeoutMs: 3_000,
-      retries: 0,
+      requestTimeoutMs: patient ? 60_000 : 3_000,
+      retries,
     }),
-    retry: { retries: 0 },
+    retry: { retries, maxRetryTime: 30_000 },
     logLevel: logLevel.NOTHING,
     logCreator: undefined,
   });
 }
 
+/**
+ * Asks the seed brokers one after the other until one answers: a client with no retries connects to one
+ * seed of its list at random, so a cluster with one broker down would otherwise answer only now and then.
+ */
+async function firstSeedAnswering<T extends { ok: boolean }>(brokers: string[], ask: (seed: string[]) => Promise<T>): Promise<T> {
+  let last: T | undefined;
+  for (const seed of brokers) {
+    last = await ask([seed]);
+    if (last.ok) return last;
+  }
+  if (last === undefined) throw new Error('no brokers to ask');
+  return last;
+}
+
 /** One metadata request; resolves to the number of brokers in the answer, or to the error's message. */
-export async function probeBroker(brokers: string[]): Promise<{ ok: true; brokers: number } | { ok: false; reason: string }> {
+export function probeBroker(brokers: string[]): Promise<{ ok: true; brokers: number } | { ok: false; reason: string }> {
+  return firstSeedAnswering(brokers, probeSeed);
+}
+
+async function probeSeed(brokers: string[]): Promise<{ ok: true; brokers: number } | { ok: false; reason: string }> {
   const admin = quietKafka(brokers).admin();
   try {
     await admin.connect();
@@ -52,10 +74,14 @@ export interface NodeLeadership {
   leads: string[];
 }
 
+type Leadership = { ok: true; nodes: NodeLeadership[]; controller: number | null } | { ok: false; reason: string };
+
 /** Who is in the cluster and which partitions each broker leads, from one metadata answer. */
-export async function describeLeadership(
-  brokers: string[],
-): Promise<{ ok: true; nodes: NodeLeadership[]; controller: number | null } | { ok: false; reason: string }> {
+export function describeLeadership(brokers: string[]): Promise<Leadership> {
+  return firstSeedAnswering(brokers, leadershipFromSeed);
+}
+
+async function leadershipFromSeed(brokers: string[]): Promise<Leadership> {
   const admin = quietKafka(brokers).admin();
   try {
     await admin.connect();
@@ -123,7 +149,8 @@ export async function waitUntilServing(
 
 /** Creates the tutorial's topics that are missing; returns the names it created. */
 export async function ensureTutorialTopics(brokers: string[]): Promise<string[]> {
-  const admin = quietKafka(brokers).admin();
+  const seed = (await firstSeedAnswering(brokers, async (candidate) => ({ ok: (await probeSeed(candidate)).ok, candidate }))).candidate;
+  const admin = quietKafka(seed, true).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
@@ -137,10 +164,33 @@ export async function ensureTutorialTopics(brokers: string[]): Promise<string[]>
     const configEntries = replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : [];
     await admin.createTopics({
       topics: missing.map(({ topic, numPartitions }) => ({ topic, numPartitions, replicationFactor, configEntries })),
-      waitForLeaders: true,
+      // Not kafkajs's wait: it asks one broker once, and in a cluster a broker that has not yet caught up
+      // with the new topics answers "unknown topic", which kafkajs does not retry.
+      waitForLeaders: false,
+      timeout: 60_000,
     });
-    return missing.map(({ topic }) => topic);
+    const names = missing.map(({ topic }) => topic);
+    await waitForLeaders(admin, names, 60_000);
+    return names;
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Polls metadata until every partition of the topics has a leader; fails after timeoutMs. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      const led = metadata.topics.filter(({ partitions }) => partitions.length > 0 && partitions.every(({ leader }) => leader >= 0));
+      if (led.length === topics.length) return;
+      last = `${led.length} of ${topics.length} topics have leaders`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(300);
+  }
+  throw new Error(`the new topics ${topics.join(', ')} have no leaders after ${Math.round(timeoutMs / 1000)} s (${last})`);
 }
