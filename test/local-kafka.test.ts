@@ -224,7 +224,8 @@ describe('a local broker from kafka:up, stopped with kafka:down and started agai
     expect(wiped.code).toBe(0);
     expect(existsSync(jvmBrokerPaths(port).dir)).toBe(false);
     port = 0;
-  });
+    // Two broker starts: bounded like the kafka:up runs inside it, not by the suite's 120 s default.
+  }, 600_000);
 });
 
 describe('npm run kafka -- <tool>', () => {
