@@ -2,6 +2,7 @@
  * The environment, read once into a typed, validated config. A missing or malformed variable fails at
  * start-up with a ConfigError naming the variable. Every module takes its settings from here.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { ConfigError } from './errors';
 import {
   AWS_DEFAULT_ERROR_HANDLING,
@@ -21,6 +22,8 @@ export interface KafkaConnectionConfig {
   brokers: string[];
   clientId: string;
   ssl: boolean;
+  /** KAFKA_SSL_CA_FILE: a PEM file of the CA(s) that signed the brokers' certificates (a private CA), else Node's. */
+  sslCaFile: string | undefined;
   sasl: { mechanism: SaslMechanism; username: string; password: string } | undefined;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
@@ -185,6 +188,22 @@ function readSchemaRegistry(env: Env): SchemaRegistryConfig {
   return { url: raw.replace(/\/+$/, ''), external: true, port, timeoutMs };
 }
 
+/** KAFKA_SSL_CA_FILE: must name a readable file, and only makes sense with KAFKA_SSL=true. */
+function readCaFile(env: Env, ssl: boolean): string | undefined {
+  const file = read(env, 'KAFKA_SSL_CA_FILE');
+  if (file === undefined) return undefined;
+  if (!ssl) throw new ConfigError('KAFKA_SSL_CA_FILE', 'is set but KAFKA_SSL is not true: set KAFKA_SSL=true to use TLS');
+  try {
+    if (!statSync(file).isFile()) throw new ConfigError('KAFKA_SSL_CA_FILE', `'${file}' is not a file`);
+    accessSync(file, constants.R_OK);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError('KAFKA_SSL_CA_FILE', `cannot read '${file}' (${code === 'ENOENT' ? 'no such file' : (code ?? String(error))})`);
+  }
+  return file;
+}
+
 function readArn(env: Env, name: string): string | undefined {
   const arn = read(env, name);
   if (arn !== undefined && !/^arn:[^:\s]+:kafka:/.test(arn))
@@ -275,11 +294,13 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', `must be lower than KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs})`);
   }
 
+  const ssl = readBool(env, 'KAFKA_SSL', false);
   return {
     kafka: {
       brokers: readBrokers(env),
       clientId: read(env, 'KAFKA_CLIENT_ID') ?? 'kafka-functions',
-      ssl: readBool(env, 'KAFKA_SSL', false),
+      ssl,
+      sslCaFile: readCaFile(env, ssl),
       sasl: readSasl(env),
       connectionTimeoutMs: readInt(env, 'KAFKA_CONNECTION_TIMEOUT_MS', 3_000, 100, 120_000),
       requestTimeoutMs: readInt(env, 'KAFKA_REQUEST_TIMEOUT_MS', 5_000, 100, 300_000),

@@ -4,11 +4,11 @@
  */
 import { kafkaDown, kafkaStatus, kafkaUp, NODE_COUNTS, optionsFromEnv, readState } from './local-kafka/index';
 import { ensureJars } from './local-kafka/jars';
-import { JARS_DIR } from './local-kafka/paths';
 import { knownTools, runTool } from './local-kafka/tools';
+import { jarsDir, kafkaRelease } from './local-kafka/versions';
 
-const USAGE = `usage:
-  npm run kafka:up                 start Kafka 3.7.1 (or find it running) and create the tutorial's topics
+const usage = () => `usage:
+  npm run kafka:up                 start Kafka (KAFKA_VERSION, default 3.7.1; or find it running) and create the tutorial's topics
   npm run kafka:up -- --brokers 3  … a cluster of three brokers on KAFKA_PORT, +1, +2 (controllers on +3, +4, +5)
   npm run kafka:down [-- --wipe]   stop what kafka:up started; --wipe also deletes its data
   npm run kafka:status             what runs where
@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     case 'up': {
       const nodeCount = brokersArgument(rest);
       if (typeof nodeCount === 'string') {
-        console.error(`${nodeCount}\n${USAGE}`);
+        console.error(`${nodeCount}\n${usage()}`);
         return 2;
       }
       await kafkaUp({ ...options, nodeCount });
@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case 'down': {
       const unknown = rest.filter((arg) => arg !== '--wipe');
       if (unknown.length > 0) {
-        console.error(`unknown argument: ${unknown.join(' ')}\n${USAGE}`);
+        console.error(`unknown argument: ${unknown.join(' ')}\n${usage()}`);
         return 2;
       }
       await kafkaDown(options, rest.includes('--wipe'));
@@ -51,14 +51,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'jars':
       await ensureJars();
-      console.log(`Kafka jars are in ${JARS_DIR}`);
+      console.log(`Kafka ${kafkaRelease().version} jars are in ${jarsDir(kafkaRelease())}`);
       return 0;
     case 'status':
       return (await kafkaStatus(options)) ? 0 : 1;
     case 'tool': {
       const [tool, ...args] = rest;
       if (tool === undefined || tool === '--help' || tool === '-h') {
-        console.error(USAGE);
+        console.error(usage());
         return tool === undefined ? 2 : 0;
       }
       const state = readState(options.port);
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
       return runTool(tool, args, { docker, port: options.port, nodes: state?.nodes?.length ?? 1 });
     }
     default:
-      console.error(USAGE);
+      console.error(usage());
       return 2;
   }
 }

@@ -1,6 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
 import { ConfigError } from '../lib/errors';
+
+const caFile = join(mkdtempSync(join(tmpdir(), 'ca-')), 'ca.pem');
+writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n');
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -62,6 +68,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ KAFKA_PORT: '19092' }).kafka.brokers).toEqual(['localhost:19092']);
   });
 
+  it('reads KAFKA_SSL_CA_FILE, a readable file, for a cluster whose certificates a private CA signed', () => {
+    const config = loadConfig({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: caFile });
+    expect(config.kafka.sslCaFile).toBe(caFile);
+    expect(loadConfig({ KAFKA_SSL: 'true' }).kafka.sslCaFile).toBeUndefined();
+  });
+
   it.each([
     [{ KAFKA_BROKERS: 'localhost' }, 'KAFKA_BROKERS', 'host:port'],
     [{ KAFKA_PORT: 'ninety' }, 'KAFKA_PORT', 'whole number'],
@@ -80,6 +92,9 @@ describe('loadConfig', () => {
     [{ CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS: '30' }, 'CONSUME_MAXIMUM_RECORD_AGE_IN_SECONDS', 'from 60 to 604800, got 30'],
     [{ CONSUME_FUNCTION_RESPONSE_TYPES: 'BatchItemFailures' }, 'CONSUME_FUNCTION_RESPONSE_TYPES', 'ReportBatchItemFailures'],
     [{ CONSUME_ON_FAILURE_DESTINATION: 'orders.dlq' }, 'CONSUME_ON_FAILURE_DESTINATION', 'neither kafka://<topic> nor an SQS'],
+    [{ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: '/no/such/ca.pem' }, 'KAFKA_SSL_CA_FILE', "cannot read '/no/such/ca.pem' (no such file)"],
+    [{ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: tmpdir() }, 'KAFKA_SSL_CA_FILE', 'is not a file'],
+    [{ KAFKA_SSL_CA_FILE: caFile }, 'KAFKA_SSL_CA_FILE', 'KAFKA_SSL is not true'],
   ])('rejects %j naming %s', (env, variable, words) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);

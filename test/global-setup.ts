@@ -1,8 +1,8 @@
 /**
  * Provides a real Kafka broker to every test:
  *   1. KAFKA_BROKERS if set (an existing cluster);
- *   2. else testcontainers (apache/kafka:3.7.1) when a container runtime answers;
- *   3. else Kafka 3.7.1 on the JVM, through the same code as `npm run kafka:up`, on free ports of its own
+ *   2. else testcontainers (apache/kafka:<KAFKA_VERSION>, default 3.7.1) when a container runtime answers;
+ *   3. else that Kafka release on the JVM, through the same code as `npm run kafka:up`, on free ports of its own
  *      (so a broker you run on 9092 is left alone), wiped afterwards.
  * Tests read the brokers with inject('kafkaBrokers'); child processes get KAFKA_BROKERS in their env.
  */
@@ -11,6 +11,7 @@ import { kafkaUp, optionsFromEnv } from '../scripts/local-kafka/index';
 import { stopJvmBroker } from '../scripts/local-kafka/jvm-broker';
 import { KAFKA_HOME, stateFile } from '../scripts/local-kafka/paths';
 import { processAlive } from '../scripts/local-kafka/processes';
+import { dockerImage, kafkaRelease } from '../scripts/local-kafka/versions';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePortPair } from './support/free-port';
@@ -61,9 +62,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (process.env.KAFKA_TEST_NO_CONTAINERS !== 'true' && (await containerRuntimeAnswers())) {
     const { GenericContainer, Wait } = await import('testcontainers');
     const port = await freePortPair();
-    say(`starting apache/kafka:3.7.1 with testcontainers on port ${port}…`);
+    const image = dockerImage(kafkaRelease());
+    say(`starting ${image} with testcontainers on port ${port}…`);
     // Kafka must advertise the address clients use, so the host port is fixed and equal to the container's.
-    const container = await new GenericContainer('apache/kafka:3.7.1')
+    const container = await new GenericContainer(image)
       .withExposedPorts({ container: port, host: port })
       .withEnvironment({
         KAFKA_NODE_ID: '1',

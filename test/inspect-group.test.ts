@@ -4,6 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumerGroupDocument } from '../lib/inspection/consumer-group-inspection';
+import { DEFAULT_KAFKA_VERSION, kafkaRelease } from '../scripts/local-kafka/versions';
 import { freePort } from './support/free-port';
 import {
   MEMBER_CLIENT_ID,
@@ -20,6 +21,8 @@ import {
 import { committedOffsets, createTopic, testBrokers, uniqueName } from './support/kafka';
 import { runCommand, startProcess } from './support/processes';
 import { waitFor } from './support/wait';
+
+const TUTORIAL_KAFKA_VERSION = DEFAULT_KAFKA_VERSION;
 
 interface KafkaRow {
   topic: string;
@@ -119,7 +122,7 @@ describe('inspect-group on a group with two members and committed offsets', () =
   });
 
   it(
-    'prints the table kafka-consumer-groups --describe prints, then a summary ' +
+    `prints the table kafka-consumer-groups ${kafkaRelease().version} --describe prints (the broker's release), then a summary ` +
       'line, and --json has the same numbers partition by partition',
     async () => {
       const [table, json, kafka] = await describeThreeWays(groupId);
@@ -159,12 +162,14 @@ describe('inspect-group on a group with two members and committed offsets', () =
     },
   );
 
-  it('prints with --members and --state what kafka-consumer-groups prints with --members --verbose and --state', async () => {
+  // Kafka 4.x's tool prints --members --verbose with KIP-848's epoch columns and another assignment format;
+  // inspect-group keeps the tutorial's (3.7.1) layout, so these two compare with 3.7.1's tool on any broker.
+  it('prints with --members and --state what kafka-consumer-groups 3.7.1 prints with --members --verbose and --state', async () => {
     const [members, state, kafkaMembers, kafkaState] = await Promise.all([
       inspectGroup(['--group', groupId, '--members']),
       inspectGroup(['--group', groupId, '--state']),
-      kafkaConsumerGroups(brokers, ['--describe', '--group', groupId, '--members', '--verbose']),
-      kafkaConsumerGroups(brokers, ['--describe', '--group', groupId, '--state']),
+      kafkaConsumerGroups(brokers, ['--describe', '--group', groupId, '--members', '--verbose'], TUTORIAL_KAFKA_VERSION),
+      kafkaConsumerGroups(brokers, ['--describe', '--group', groupId, '--state'], TUTORIAL_KAFKA_VERSION),
     ]);
     expect(kafkaMembers.code, kafkaMembers.stderr).toBe(0);
     expect(kafkaState.code, kafkaState.stderr).toBe(0);
@@ -271,11 +276,12 @@ describe('inspect-group --watch', () => {
 });
 
 describe('inspect-group errors', () => {
-  it('says a group that does not exist does not exist, with the words of kafka-consumer-groups, and exits 1', async () => {
+  // Kafka 4.x's tool words it "… GroupIdNotFoundException: Group <g> not found."; ours keeps 3.7.1's words.
+  it('says a group that does not exist does not exist, with the words of kafka-consumer-groups 3.7.1, and exits 1', async () => {
     const groupId = uniqueName('no-such-group');
     const [ours, kafka] = await Promise.all([
       inspectGroup(['--group', groupId]),
-      kafkaConsumerGroups(testBrokers(), ['--describe', '--group', groupId]),
+      kafkaConsumerGroups(testBrokers(), ['--describe', '--group', groupId], TUTORIAL_KAFKA_VERSION),
     ]);
     const message = `Error: Consumer group '${groupId}' does not exist.`;
     expect(kafka.stdout).toContain(message);

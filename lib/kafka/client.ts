@@ -3,6 +3,7 @@
  * Powertools Logger as data; connection and request timeouts and retries are bounded so that a broker
  * that is down fails within seconds instead of the minutes kafkajs's defaults allow.
  */
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { getConfig, type KafkaConnectionConfig } from '../config';
@@ -131,7 +132,8 @@ export function kafkaOptions(connection: KafkaConnectionConfig, log: Logger = sh
   return {
     clientId: connection.clientId,
     brokers: connection.brokers,
-    ssl: connection.ssl,
+    // A private CA (KAFKA_SSL_CA_FILE) replaces Node's list of trusted CAs; the host name is still checked.
+    ssl: connection.ssl && connection.sslCaFile !== undefined ? { ca: [readFileSync(connection.sslCaFile, 'utf8')] } : connection.ssl,
     ...(connection.sasl === undefined ? {} : { sasl: saslOptions(connection.sasl) }),
     connectionTimeout: connection.connectionTimeoutMs,
     requestTimeout: connection.requestTimeoutMs,

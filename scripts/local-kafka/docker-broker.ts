@@ -1,5 +1,5 @@
 /**
- * Kafka 3.7.1 in Docker (apache/kafka:3.7.1) through docker compose, when a Docker engine answers: one
+ * Kafka in Docker (apache/kafka:$KAFKA_VERSION, default 3.7.1) through docker compose, when a Docker engine answers: one
  * broker from docker-compose.yml, or three from docker-compose.cluster.yml (`kafka:up -- --brokers 3`).
  */
 import { spawn } from 'node:child_process';

@@ -1,8 +1,9 @@
 /**
  * kafka:up / kafka:down / kafka:status. One command, three modes, chosen in this order:
  *   1. KAFKA_BROKERS set: an existing cluster (checked, never started or stopped by us);
- *   2. a Docker engine answers: docker compose with apache/kafka:3.7.1;
+ *   2. a Docker engine answers: docker compose with apache/kafka:<KAFKA_VERSION>;
  *   3. Java present: the same Kafka release on the JVM from Maven Central jars.
+ * KAFKA_VERSION (default 3.7.1) chooses the release: scripts/local-kafka/versions.ts.
  * KAFKA_MODE=external|docker|jvm forces one. KAFKA_PORT moves the local broker (default 9092).
  * `--brokers 3` (kafka:up) starts a three-node cluster instead of one broker: brokers on KAFKA_PORT,
  * +1, +2; kafka:down and kafka:status find out from the state file what runs on KAFKA_PORT.
@@ -20,9 +21,10 @@ import {
 } from './docker-broker';
 import { javaAvailable } from './jars';
 import { type JvmNode, jvmNodes, nodeLogTail, runningJvmBrokerPid, runningNodePid, startJvmNodes, stopJvmNodes } from './jvm-broker';
-import { clusterDir, KAFKA_HOME, KAFKA_VERSION, REPO_ROOT, stateFile } from './paths';
+import { clusterDir, KAFKA_HOME, REPO_ROOT, stateFile } from './paths';
 import { loopbackPortTaken, processAlive } from './processes';
-import { describeLeadership, ensureTutorialTopics, probeBroker, waitUntilServing } from './probe';
+import { describeLeadership, ensureTutorialTopics, probeBroker, waitForGroupCoordinator, waitUntilServing } from './probe';
+import { checkRunningVersion, dataVersion, dockerImage, kafkaRelease } from './versions';
 
 export type Mode = 'external' | 'docker' | 'jvm';
 
@@ -118,8 +120,8 @@ async function chooseMode(options: LocalKafkaOptions): Promise<Mode> {
     [
       'No way to run Kafka was found. Any one of these will do:',
       '  - set KAFKA_BROKERS=host:port[,host:port] to use a Kafka cluster that already runs;',
-      '  - start a Docker engine (docker compose runs apache/kafka:3.7.1 from docker-compose.yml);',
-      '  - install Java 17+ and Maven (Kafka 3.7.1 then runs on the JVM from Maven Central jars).',
+      `  - start a Docker engine (docker compose runs ${dockerImage(kafkaRelease())} from docker-compose.yml);`,
+      `  - install Java 17+ and Maven (Kafka ${kafkaRelease().version} then runs on the JVM from Maven Central jars).`,
     ].join('\n'),
   );
 }
@@ -148,7 +150,7 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaState> {
     const previous = readState(port);
     const count = options.nodeCount ?? previous?.nodes?.length ?? 1;
     const brokers = brokerAddresses(port, count);
-    say(`mode: Docker (docker compose, image apache/kafka:${KAFKA_VERSION}, ${describePorts(port, count)})`);
+    say(`mode: Docker (docker compose, image ${dockerImage(kafkaRelease())}, ${describePorts(port, count)})`);
     if (!(await dockerComposeAvailable())) {
       throw new Error(
         'KAFKA_MODE=docker needs a Docker engine with the compose plugin (`docker compose version` failed); ' +
@@ -229,7 +231,7 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
   const nodes = deployedJvmNodes(port, count, options.controllerPort);
   const [first] = nodes;
   if (first === undefined) throw new Error('no nodes');
-  say(`mode: JVM (Kafka ${KAFKA_VERSION} from Maven Central jars, ${describePorts(port, count, first.controllerPort)})`);
+  say(`mode: JVM (Kafka ${kafkaRelease().version} from Maven Central jars, ${describePorts(port, count, first.controllerPort)})`);
   const brokers = nodes.map((node) => `localhost:${node.port}`);
   const previous = readState(port);
   const down = nodes.filter((node) => runningNodePid(node) === undefined);
@@ -251,7 +253,10 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
     say(`restarting node${down.length === 1 ? '' : 's'} ${down.map((node) => node.id).join(', ')} (the others run)`);
   } else {
     const pids = nodes.map(runningNodePid);
-    say(`already running (pid${pids.length === 1 ? '' : 's'} ${pids.join(', ')})`);
+    const runningVersion = dataVersion(first.paths.dir);
+    checkRunningVersion(runningVersion, port);
+    const version = runningVersion === undefined ? '' : `, Kafka ${runningVersion}`;
+    say(`already running (pid${pids.length === 1 ? '' : 's'} ${pids.join(', ')}${version})`);
   }
 
   const started = down.length === 0 ? [] : await startJvmNodes(nodes, say);
@@ -301,6 +306,7 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
 async function withTutorialTopics(state: KafkaState, say: (line: string) => void): Promise<KafkaState> {
   const created = await ensureTutorialTopics(state.brokers);
   say(created.length > 0 ? `created topics: ${created.join(', ')}` : 'topics payment-done and quickstart-events are there');
+  await waitForGroupCoordinator(state.brokers);
   return state;
 }
 
@@ -370,15 +376,16 @@ export async function kafkaStatus(options: LocalKafkaOptions): Promise<boolean> 
   const pids = new Map(nodes.map((node) => [node.id, runningNodePid(node)]));
   const [first] = nodes;
   if (first !== undefined && [...pids.values()].some((pid) => pid !== undefined)) {
+    const version = dataVersion(first.paths.dir) ?? kafkaRelease().version;
     say(
       count === 1
-        ? `JVM broker: Kafka ${KAFKA_VERSION}, pid ${pids.get(1)}, port ${port}; ` +
+        ? `JVM broker: Kafka ${version}, pid ${pids.get(1)}, port ${port}; ` +
             `log ${shortPath(first.paths.log)}, data ${shortPath(first.paths.dataDir)}`
-        : `JVM cluster: Kafka ${KAFKA_VERSION}, ${count} nodes (each broker and KRaft controller); data and logs in ` +
+        : `JVM cluster: Kafka ${version}, ${count} nodes (each broker and KRaft controller); data and logs in ` +
             `${shortPath(clusterDir(port))}`,
     );
   } else if (state?.mode === 'docker') {
-    say(`Docker: compose project ${composeProject(port)} (image apache/kafka:${KAFKA_VERSION}, ${state.nodes?.length ?? 1} node(s))`);
+    say(`Docker: compose project ${composeProject(port)} (image ${dockerImage(kafkaRelease())}, ${state.nodes?.length ?? 1} node(s))`);
   } else if (options.brokers) {
     say('existing cluster from KAFKA_BROKERS');
   } else {

@@ -1,61 +1,61 @@
 /**
- * Kafka 3.7.1's broker and tool jars from Maven Central, fetched once by Maven into .kafka/jars
- * (git-ignored) and reused after that.
+ * A Kafka release's broker and tool jars from Maven Central, fetched once by Maven into .kafka/jars/<version>
+ * (git-ignored) and reused after that. KAFKA_VERSION chooses the release (scripts/local-kafka/versions.ts).
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JARS_DIR, JARS_POM, KAFKA_HOME, KAFKA_VERSION } from './paths';
+import { JARS_POM } from './paths';
 import { run } from './processes';
+import { jarsDir, type KafkaRelease, kafkaRelease, toolsLoggingFlag } from './versions';
 
-const MARKER = join(JARS_DIR, `.complete-${KAFKA_VERSION}`);
+const marker = (release: KafkaRelease) => join(jarsDir(release), `.complete-${release.version}`);
 
-export function jarsPresent(): boolean {
-  return existsSync(MARKER) && readdirSync(JARS_DIR).some((name) => name === `kafka_2.13-${KAFKA_VERSION}.jar`);
+export function jarsPresent(release: KafkaRelease = kafkaRelease()): boolean {
+  const dir = jarsDir(release);
+  return existsSync(marker(release)) && readdirSync(dir).some((name) => name === `kafka_2.13-${release.version}.jar`);
 }
 
-/** The classpath of every Kafka jar, as java's -cp wants it. */
-export function classpath(): string {
-  return `${JARS_DIR}/*`;
+/** The classpath of every jar of a release, as java's -cp wants it. */
+export function classpath(release: KafkaRelease = kafkaRelease()): string {
+  return `${jarsDir(release)}/*`;
 }
 
 /** Fetches the jars with Maven unless they are already there. Prints what it does. */
-export async function ensureJars(say: (line: string) => void = console.log): Promise<void> {
-  if (jarsPresent()) return;
-  mkdirSync(JARS_DIR, { recursive: true });
-  say(`fetching Kafka ${KAFKA_VERSION} jars from Maven Central into ${JARS_DIR} (first run only)…`);
+export async function ensureJars(say: (line: string) => void = console.log, release: KafkaRelease = kafkaRelease()): Promise<void> {
+  if (jarsPresent(release)) return;
+  const dir = jarsDir(release);
+  mkdirSync(dir, { recursive: true });
+  say(`fetching Kafka ${release.version} jars from Maven Central into ${dir} (first run only)…`);
   const started = Date.now();
   const result = await run(
     'mvn',
-    ['-q', '-B', '-f', JARS_POM, 'dependency:copy-dependencies', `-DoutputDirectory=${JARS_DIR}`, '-DincludeScope=runtime'],
+    [
+      '-q',
+      '-B',
+      '-f',
+      JARS_POM,
+      `-Dkafka.version=${release.version}`,
+      `-Dkafka.logging=${release.logging}`,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${dir}`,
+      '-DincludeScope=runtime',
+    ],
     { timeoutMs: 600_000 },
   );
   if (result.code !== 0) {
     const reason = result.code === null ? `could not run mvn (${result.stderr.trim()})` : `mvn exited ${result.code}`;
-    throw new Error(`fetching the Kafka jars failed: ${reason}\n${result.stdout}${result.stderr}`.trim());
+    throw new Error(`fetching the Kafka ${release.version} jars failed: ${reason}\n${result.stdout}${result.stderr}`.trim());
   }
-  writeFileSync(MARKER, new Date().toISOString());
+  writeFileSync(marker(release), new Date().toISOString());
   say(
-    `fetched ${readdirSync(JARS_DIR).filter((name) => name.endsWith('.jar')).length} jars ` +
+    `fetched ${readdirSync(dir).filter((name) => name.endsWith('.jar')).length} jars ` +
       `in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 }
 
-/** log4j config for the command-line tools: WARN and above to stderr, as Kafka's tools-log4j.properties. */
-export function toolsLog4jFile(): string {
-  mkdirSync(KAFKA_HOME, { recursive: true });
-  const file = join(KAFKA_HOME, 'tools-log4j.properties');
-  writeFileSync(
-    file,
-    [
-      'log4j.rootLogger=WARN, stderr',
-      'log4j.appender.stderr=org.apache.log4j.ConsoleAppender',
-      'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout',
-      'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n',
-      'log4j.appender.stderr.Target=System.err',
-      '',
-    ].join('\n'),
-  );
-  return file;
+/** The JVM flag for the tools' logging config: WARN and above to stderr (see versions.ts). */
+export function toolsLog4jFlag(release: KafkaRelease = kafkaRelease()): string {
+  return toolsLoggingFlag(release);
 }
 
 /** True when a java executable answers. */

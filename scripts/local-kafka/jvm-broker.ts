@@ -1,5 +1,5 @@
 /**
- * Kafka 3.7.1 run on the JVM from the Maven Central jars, in KRaft mode, each node in the background with a
+ * Kafka (KAFKA_VERSION, default 3.7.1) run on the JVM from the Maven Central jars, in KRaft mode, each node in the background with a
  * pid file and a log file. One node (the default) or a cluster of several: every node is broker and
  * controller at once (combined mode), so three processes give three brokers and a three-voter controller
  * quorum, which survives the loss of any one node. Storage is formatted once; data survives stop and start
@@ -12,9 +12,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classpath, ensureJars, toolsLog4jFile } from './jars';
+import { classpath, ensureJars, toolsLog4jFlag } from './jars';
 import { clusterDir, instanceDir } from './paths';
 import { processAlive, run, waitFor } from './processes';
+import { brokerLoggingFlag, checkDataVersion, kafkaRelease, recordDataVersion } from './versions';
 
 export interface JvmBrokerPaths {
   dir: string;
@@ -119,19 +120,6 @@ function writeConfig(node: JvmNode, nodes: JvmNode[]): void {
       '',
     ].join('\n'),
   );
-  writeFileSync(
-    paths.log4j,
-    [
-      'log4j.rootLogger=INFO, stdout',
-      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-      'log4j.logger.kafka.request.logger=WARN',
-      'log4j.logger.state.change.logger=WARN',
-      'log4j.logger.kafka.log.LogCleaner=WARN',
-      '',
-    ].join('\n'),
-  );
 }
 
 /** The cluster id a formatted node's storage carries (meta.properties), if it is formatted. */
@@ -154,7 +142,7 @@ async function formatStorageOnce(nodes: JvmNode[]): Promise<void> {
   const unformatted = nodes.filter((node) => formattedClusterId(node) === undefined);
   if (unformatted.length === 0) return;
   const clusterId = nodes.map(formattedClusterId).find((id) => id !== undefined) ?? newClusterId();
-  const java = ['-cp', classpath(), `-Dlog4j.configuration=file:${toolsLog4jFile()}`, 'kafka.tools.StorageTool'];
+  const java = ['-cp', classpath(), toolsLog4jFlag(), 'kafka.tools.StorageTool'];
   await Promise.all(
     unformatted.map(async (node) => {
       const format = await run('java', [...java, 'format', '-t', clusterId, '-c', node.paths.properties], { timeoutMs: 90_000 });
@@ -179,7 +167,7 @@ function spawnNode(node: JvmNode, heap: string): StartedJvmNode {
       '-XX:+UseG1GC',
       '-XX:MaxGCPauseMillis=20',
       '-Djava.awt.headless=true',
-      `-Dlog4j.configuration=file:${paths.log4j}`,
+      brokerLoggingFlag(kafkaRelease(), paths.dir),
       `-Dkafka.logs.dir=${paths.dir}`,
       '-cp',
       classpath(),
@@ -201,8 +189,11 @@ function spawnNode(node: JvmNode, heap: string): StartedJvmNode {
  */
 export async function startJvmNodes(nodes: JvmNode[], say: (line: string) => void = console.log): Promise<StartedJvmNode[]> {
   await ensureJars(say);
+  const release = kafkaRelease();
+  for (const node of nodes) checkDataVersion(node.paths.dir, release, node.port);
   for (const node of nodes) writeConfig(node, nodes);
   await formatStorageOnce(nodes);
+  for (const node of nodes) recordDataVersion(node.paths.dir, release);
   const heap = process.env.KAFKA_HEAP_OPTS ?? (nodes.length === 1 ? '-Xms256m -Xmx512m' : '-Xms128m -Xmx384m');
   return nodes.filter((node) => runningNodePid(node) === undefined).map((node) => spawnNode(node, heap));
 }

@@ -1,10 +1,8 @@
 /** Where the local Kafka keeps its jars, data, logs and state (all git-ignored under .kafka/). */
 import { resolve } from 'node:path';
 
-export const KAFKA_VERSION = '3.7.1';
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const KAFKA_HOME = resolve(process.env.KAFKA_LOCAL_DIR ?? resolve(REPO_ROOT, '.kafka'));
-export const JARS_DIR = resolve(KAFKA_HOME, 'jars');
 export const JARS_POM = resolve(REPO_ROOT, 'scripts', 'kafka-jars', 'pom.xml');
 export const COMPOSE_FILE = resolve(REPO_ROOT, 'docker-compose.yml');
 export const COMPOSE_CLUSTER_FILE = resolve(REPO_ROOT, 'docker-compose.cluster.yml');

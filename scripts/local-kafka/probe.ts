@@ -194,3 +194,32 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
   }
   throw new Error(`the new topics ${topics.join(', ')} have no leaders after ${Math.round(timeoutMs / 1000)} s (${last})`);
 }
+
+/**
+ * Waits until the group coordinator serves. A fresh broker creates `__consumer_offsets` on the first
+ * FindCoordinator and then loads it; a consumer that comes in the meantime fails to find its coordinator
+ * (seen on a fresh Kafka 4.4.0 under load), so kafka:up returns only once a DescribeGroups is answered.
+ */
+export async function waitForGroupCoordinator(brokers: string[], timeoutMs = 60_000): Promise<void> {
+  const admin = quietKafka(brokers).admin();
+  await admin.connect();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      try {
+        await admin.describeGroups(['kafka-functions-probe']);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `the group coordinator did not answer within ${Math.round(timeoutMs / 1000)} s ` +
+              `(last answer: ${error instanceof Error ? error.message : String(error)})`,
+          );
+        }
+        await new Promise((resolveDelay) => setTimeout(resolveDelay, 300));
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

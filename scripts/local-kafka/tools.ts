@@ -4,24 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { execInDockerBroker } from './docker-broker';
-import { classpath, ensureJars, toolsLog4jFile } from './jars';
-
-/** Tool name → main class in Kafka 3.7.1 (kafka_2.13 and kafka-tools jars). */
-export const TOOL_CLASSES: Record<string, string> = {
-  'kafka-topics': 'org.apache.kafka.tools.TopicCommand',
-  'kafka-console-producer': 'kafka.tools.ConsoleProducer',
-  'kafka-console-consumer': 'kafka.tools.ConsoleConsumer',
-  'kafka-consumer-groups': 'kafka.admin.ConsumerGroupCommand',
-  'kafka-producer-perf-test': 'org.apache.kafka.tools.ProducerPerformance',
-  'kafka-consumer-perf-test': 'org.apache.kafka.tools.ConsumerPerformance',
-  'kafka-get-offsets': 'org.apache.kafka.tools.GetOffsetShell',
-  'kafka-configs': 'kafka.admin.ConfigCommand',
-  'kafka-delete-records': 'org.apache.kafka.tools.DeleteRecordsCommand',
-  'kafka-leader-election': 'org.apache.kafka.tools.LeaderElectionCommand',
-  'kafka-broker-api-versions': 'kafka.admin.BrokerApiVersionsCommand',
-  'kafka-metadata-quorum': 'org.apache.kafka.tools.MetadataQuorumCommand',
-  'kafka-storage': 'kafka.tools.StorageTool',
-};
+import { classpath, ensureJars, toolsLog4jFlag } from './jars';
+import { type KafkaRelease, kafkaRelease } from './versions';
 
 /** Perf tests get the optimising JIT; the short-lived tools start faster without it. */
 const PERF_TOOLS = new Set(['kafka-producer-perf-test', 'kafka-consumer-perf-test']);
@@ -30,24 +14,24 @@ export function toolName(name: string): string {
   return name.replace(/\.sh$/, '').replace(/^.*\//, '');
 }
 
-export function knownTools(): string[] {
-  return [...Object.keys(TOOL_CLASSES), 'kafka-run-class'].sort();
+export function knownTools(release: KafkaRelease = kafkaRelease()): string[] {
+  return [...Object.keys(release.tools), 'kafka-run-class'].sort();
 }
 
-/** The java command line for a tool (JVM mode / existing cluster). */
-export function javaToolArgs(tool: string, args: string[]): string[] {
+/** The java command line for a tool of the release KAFKA_VERSION names (JVM mode / existing cluster). */
+export function javaToolArgs(tool: string, args: string[], release: KafkaRelease = kafkaRelease()): string[] {
   const name = toolName(tool);
-  let mainClass = TOOL_CLASSES[name];
+  let mainClass = release.tools[name];
   let rest = args;
   if (name === 'kafka-run-class') {
     mainClass = args[0];
     rest = args.slice(1);
   }
   if (mainClass === undefined) {
-    throw new Error(`unknown Kafka tool '${tool}'. Known tools: ${knownTools().join(', ')}`);
+    throw new Error(`unknown Kafka tool '${tool}'. Known tools: ${knownTools(release).join(', ')}`);
   }
   const jvm = PERF_TOOLS.has(name) ? ['-Xmx512m'] : ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
-  return [...jvm, '-Djava.awt.headless=true', `-Dlog4j.configuration=file:${toolsLog4jFile()}`, '-cp', classpath(), mainClass, ...rest];
+  return [...jvm, '-Djava.awt.headless=true', toolsLog4jFlag(release), '-cp', classpath(release), mainClass, ...rest];
 }
 
 /** Runs a tool with stdin, stdout and stderr passed through; resolves to its exit code. */

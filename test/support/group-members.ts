@@ -92,9 +92,13 @@ export async function waitForStableGroup(groupId: string, topic: string, count: 
   );
 }
 
-/** Kafka's own kafka-consumer-groups, run through `npm run kafka --`. */
-export function kafkaConsumerGroups(brokers: string[], args: string[]): Promise<Finished> {
-  return runKafkaTool('kafka-consumer-groups', ['--bootstrap-server', brokers.join(','), ...args]);
+/**
+ * Kafka's own kafka-consumer-groups, run through `npm run kafka --`: of the suite's KAFKA_VERSION, or of the
+ * release given (the tutorial's 3.7.1 prints what inspect-group prints, whatever release the broker runs).
+ */
+export function kafkaConsumerGroups(brokers: string[], args: string[], release?: string): Promise<Finished> {
+  const options = release === undefined ? {} : { env: { KAFKA_VERSION: release } };
+  return runKafkaTool('kafka-consumer-groups', ['--bootstrap-server', brokers.join(','), ...args], options);
 }
 
 export function inspectGroup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
