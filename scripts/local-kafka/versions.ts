@@ -177,6 +177,6 @@ export function checkRunningVersion(running: string | undefined, port: number, e
   if (!asked || running === undefined || running === asked) return;
   throw new Error(
     `Kafka ${running} already runs on port ${port}, and KAFKA_VERSION asks for ${asked}: ` +
-      'stop it with `npm run kafka:down -- --wipe` first (its data is in the older format), or set KAFKA_PORT to another port',
+      'stop it and delete its data with `npm run kafka:down -- --wipe` first, or set KAFKA_PORT to another port',
   );
 }
