@@ -109,3 +109,12 @@ export function isRebalancing(error: unknown): boolean {
 export function isCoordinatorMoving(error: unknown): boolean {
   return typeof error === 'string' ? COORDINATOR_MOVING_WORDS.test(error) : hasType(error, COORDINATOR_MOVING_TYPES);
 }
+
+/** The brokers refused the SASL login (wrong user, password or mechanism): retrying will not help. */
+export function isAuthenticationFailure(error: unknown): boolean {
+  // kafkajs 2.2.4 names it KafkaJSSASLAuthenticationError; its message starts "SASL <MECHANISM> authentication failed".
+  return (
+    hasName(error, new Set(['KafkaJSSASLAuthenticationError'])) ||
+    errorChain(error).some((link) => link instanceof Error && /^SASL .*authentication failed/i.test(link.message))
+  );
+}

@@ -24,6 +24,7 @@ import { type JvmNode, jvmNodes, nodeLogTail, runningJvmBrokerPid, runningNodePi
 import { clusterDir, KAFKA_HOME, REPO_ROOT, stateFile } from './paths';
 import { loopbackPortTaken, processAlive } from './processes';
 import { describeLeadership, ensureTutorialTopics, probeBroker, waitForGroupCoordinator, waitUntilServing } from './probe';
+import type { BrokerSecurity } from './secure';
 import { checkRunningVersion, dataVersion, dockerImage, kafkaRelease } from './versions';
 
 export type Mode = 'external' | 'docker' | 'jvm';
@@ -36,6 +37,8 @@ export interface LocalKafkaOptions {
   forcedMode: Mode | undefined;
   /** kafka:up's --brokers: how many brokers to start (1 or 3); unset: whatever runs on the port, else 1. */
   nodeCount?: number | undefined;
+  /** kafka:up's --secure: the broker's SASL_SSL listener, certificates and users (scripts/local-kafka/secure.ts). */
+  security?: BrokerSecurity | undefined;
   say: (line: string) => void;
 }
 
@@ -259,7 +262,7 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
     say(`already running (pid${pids.length === 1 ? '' : 's'} ${pids.join(', ')}${version})`);
   }
 
-  const started = down.length === 0 ? [] : await startJvmNodes(nodes, say);
+  const started = down.length === 0 ? [] : await startJvmNodes(nodes, say, options.security);
   for (const { node, pid } of started) {
     const where = count === 1 ? '' : ` node ${node.id} (broker localhost:${node.port}, controller 127.0.0.1:${node.controllerPort},`;
     say(

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { classpath, ensureJars, toolsLog4jFlag } from './jars';
 import { clusterDir, instanceDir } from './paths';
 import { processAlive, run, waitFor } from './processes';
+import { type BrokerSecurity, redact } from './secure';
 import { brokerLoggingFlag, checkDataVersion, kafkaRelease, recordDataVersion } from './versions';
 
 export interface JvmBrokerPaths {
@@ -86,7 +87,7 @@ export function runningJvmBrokerPid(port: number): number | undefined {
   return node === undefined ? undefined : runningNodePid(node);
 }
 
-function writeConfig(node: JvmNode, nodes: JvmNode[]): void {
+function writeConfig(node: JvmNode, nodes: JvmNode[], security: BrokerSecurity | undefined): void {
   const { paths } = node;
   const count = nodes.length;
   // A cluster replicates everything three ways (default.replication.factor=3 is also MSK's default for a
@@ -117,8 +118,10 @@ function writeConfig(node: JvmNode, nodes: JvmNode[]): void {
       // Without this every first join of a group waits 3 s for more members.
       'group.initial.rebalance.delay.ms=0',
       'auto.create.topics.enable=false',
+      ...(security?.properties(node.port, node.controllerPort) ?? []),
       '',
     ].join('\n'),
+    { mode: 0o600 },
   );
 }
 
@@ -138,15 +141,19 @@ function newClusterId(): string {
 }
 
 /** Formats the KRaft storage of every node not yet formatted, all with the cluster's one id (data is kept). */
-async function formatStorageOnce(nodes: JvmNode[]): Promise<void> {
+async function formatStorageOnce(nodes: JvmNode[], security: BrokerSecurity | undefined): Promise<void> {
   const unformatted = nodes.filter((node) => formattedClusterId(node) === undefined);
   if (unformatted.length === 0) return;
   const clusterId = nodes.map(formattedClusterId).find((id) => id !== undefined) ?? newClusterId();
   const java = ['-cp', classpath(), toolsLog4jFlag(), 'kafka.tools.StorageTool'];
   await Promise.all(
     unformatted.map(async (node) => {
-      const format = await run('java', [...java, 'format', '-t', clusterId, '-c', node.paths.properties], { timeoutMs: 90_000 });
-      if (format.code !== 0) throw new Error(`kafka-storage format (node ${node.id}) failed: ${format.stdout}${format.stderr}`);
+      const args = [...java, 'format', '-t', clusterId, '-c', node.paths.properties, ...(security?.formatArgs ?? [])];
+      const format = await run('java', args, { timeoutMs: 90_000 });
+      if (format.code !== 0) {
+        const output = redact(`${format.stdout}${format.stderr}`, security?.secrets ?? []);
+        throw new Error(`kafka-storage format (node ${node.id}) failed: ${output}`);
+      }
     }),
   );
 }
@@ -187,12 +194,16 @@ function spawnNode(node: JvmNode, heap: string): StartedJvmNode {
  * Starts the nodes that are not running (all of them on a first start; one killed node to rejoin the
  * others). Does not wait for them to serve.
  */
-export async function startJvmNodes(nodes: JvmNode[], say: (line: string) => void = console.log): Promise<StartedJvmNode[]> {
+export async function startJvmNodes(
+  nodes: JvmNode[],
+  say: (line: string) => void = console.log,
+  security?: BrokerSecurity,
+): Promise<StartedJvmNode[]> {
   await ensureJars(say);
   const release = kafkaRelease();
   for (const node of nodes) checkDataVersion(node.paths.dir, release, node.port);
-  for (const node of nodes) writeConfig(node, nodes);
-  await formatStorageOnce(nodes);
+  for (const node of nodes) writeConfig(node, nodes, security);
+  await formatStorageOnce(nodes, security);
   for (const node of nodes) recordDataVersion(node.paths.dir, release);
   const heap = process.env.KAFKA_HEAP_OPTS ?? (nodes.length === 1 ? '-Xms256m -Xmx512m' : '-Xms128m -Xmx384m');
   return nodes.filter((node) => runningNodePid(node) === undefined).map((node) => spawnNode(node, heap));

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../lib/config';
 import { kafkaOptions } from '../../lib/kafka/client';
+import { isAuthenticationFailure } from '../../lib/kafka/errors';
 
 /** The tutorial's topics: `quickstart-events` (1 partition) and `payment-done` (3 partitions). */
 export const TUTORIAL_TOPICS = [
@@ -48,19 +49,25 @@ async function firstSeedAnswering<T extends { ok: boolean }>(brokers: string[], 
   return last;
 }
 
-/** One metadata request; resolves to the number of brokers in the answer, or to the error's message. */
-export function probeBroker(brokers: string[]): Promise<{ ok: true; brokers: number } | { ok: false; reason: string }> {
+type ProbeAnswer = { ok: true; brokers: number } | { ok: false; reason: string; authenticationFailed?: boolean };
+
+/**
+ * One metadata request; resolves to the number of brokers in the answer, or to the error's message.
+ * `authenticationFailed`: the brokers answered but refused the SASL login (waiting will not help).
+ */
+export function probeBroker(brokers: string[]): Promise<ProbeAnswer> {
   return firstSeedAnswering(brokers, probeSeed);
 }
 
-async function probeSeed(brokers: string[]): Promise<{ ok: true; brokers: number } | { ok: false; reason: string }> {
+async function probeSeed(brokers: string[]): Promise<ProbeAnswer> {
   const admin = quietKafka(brokers).admin();
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
     return cluster.brokers.length > 0 ? { ok: true, brokers: cluster.brokers.length } : { ok: false, reason: 'no brokers in metadata' };
   } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    const reason = error instanceof Error ? error.message : String(error);
+    return isAuthenticationFailure(error) ? { ok: false, reason, authenticationFailed: true } : { ok: false, reason };
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -132,6 +139,13 @@ export async function waitUntilServing(
       return;
     }
     lastReason = answer.reason;
+    if (answer.authenticationFailed) {
+      const { sasl } = loadConfig(process.env).kafka;
+      const who = sasl === undefined ? '' : ` as ${sasl.username} (${sasl.mechanism.toUpperCase()})`;
+      throw new Error(
+        `authentication failed at ${brokers.join(',')}${who}: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (${answer.reason})`,
+      );
+    }
     const elapsed = Date.now() - started;
     if (options.stillStarting && !options.stillStarting()) {
       throw new Error(`${options.what} exited before it served (last answer: ${lastReason})`);

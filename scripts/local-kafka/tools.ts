@@ -3,8 +3,13 @@
  * cluster) or inside the container (Docker mode). Names as in Kafka's bin/, with or without `.sh`.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../lib/config';
 import { execInDockerBroker } from './docker-broker';
 import { classpath, ensureJars, toolsLog4jFlag } from './jars';
+import { clientProperties } from './secure';
 import { type KafkaRelease, kafkaRelease } from './versions';
 
 /** Perf tests get the optimising JIT; the short-lived tools start faster without it. */
@@ -34,13 +39,32 @@ export function javaToolArgs(tool: string, args: string[], release: KafkaRelease
   return [...jvm, '-Djava.awt.headless=true', toolsLog4jFlag(release), '-cp', classpath(release), mainClass, ...rest];
 }
 
+/**
+ * With KAFKA_SSL / KAFKA_SASL_* set (a secured cluster, such as kafka:up --secure's or MSK's), Kafka's tools
+ * get the same settings in a client properties file (mode 600, deleted when the tool exits), through the flag
+ * each tool has for one; unless the caller passed that flag itself.
+ */
+function securityConfig(tool: string, args: string[], release: KafkaRelease): { flag: string; file: string; dir: string } | undefined {
+  const flag = release.clientConfigFlags[tool];
+  if (flag === undefined || args.some((arg) => arg === flag || arg.startsWith(`${flag}=`))) return undefined;
+  const lines = clientProperties(loadConfig(process.env).kafka);
+  if (lines === undefined) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'kafka-functions-client-'));
+  const file = join(dir, 'client.properties');
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return { flag, file, dir };
+}
+
 /** Runs a tool with stdin, stdout and stderr passed through; resolves to its exit code. */
 export async function runTool(tool: string, args: string[], where: { docker: boolean; port: number; nodes?: number }): Promise<number> {
   const name = toolName(tool);
   if (where.docker) return execInDockerBroker(where.port, where.nodes ?? 1, name, args);
-  const javaArgs = javaToolArgs(name, args);
-  await ensureJars((line) => console.error(line));
+  const release = kafkaRelease();
+  const security = securityConfig(name, args, release);
+  const javaArgs = javaToolArgs(name, security === undefined ? args : [...args, security.flag, security.file], release);
+  await ensureJars((line) => console.error(line), release);
   const child = spawn('java', javaArgs, { stdio: 'inherit' });
+  if (security !== undefined) child.on('close', () => rmSync(security.dir, { recursive: true, force: true }));
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);

@@ -14,6 +14,8 @@ export interface KafkaRelease {
   logging: KafkaLogging;
   /** Tool name (as in Kafka's bin/, without `.sh`) → main class. */
   tools: Readonly<Record<string, string>>;
+  /** Tool name → the flag that takes a client properties file (security settings); none for kafka-storage. */
+  clientConfigFlags: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_KAFKA_VERSION = '3.7.1';
@@ -44,10 +46,30 @@ const TOOLS_4_4: Record<string, string> = {
   'kafka-broker-api-versions': 'org.apache.kafka.tools.BrokerApiVersionsCommand',
 };
 
+const CONFIG_FLAGS_3_7: Record<string, string> = {
+  'kafka-topics': '--command-config',
+  'kafka-console-producer': '--producer.config',
+  'kafka-console-consumer': '--consumer.config',
+  'kafka-consumer-groups': '--command-config',
+  'kafka-producer-perf-test': '--producer.config',
+  'kafka-consumer-perf-test': '--consumer.config',
+  'kafka-get-offsets': '--command-config',
+  'kafka-configs': '--command-config',
+  'kafka-delete-records': '--command-config',
+  'kafka-leader-election': '--admin.config',
+  'kafka-broker-api-versions': '--command-config',
+  'kafka-metadata-quorum': '--command-config',
+};
+
+// 4.2 gave every tool --command-config (KIP-1147); the older names are deprecated there.
+const CONFIG_FLAGS_4_4: Record<string, string> = Object.fromEntries(
+  Object.keys(CONFIG_FLAGS_3_7).map((tool) => [tool, '--command-config']),
+);
+
 /** The releases this project runs and tests. Another release needs its tool classes checked and added here. */
 export const KAFKA_RELEASES: Readonly<Record<string, KafkaRelease>> = {
-  '3.7.1': { version: '3.7.1', logging: 'reload4j', tools: TOOLS_3_7 },
-  '4.4.0': { version: '4.4.0', logging: 'log4j2', tools: TOOLS_4_4 },
+  '3.7.1': { version: '3.7.1', logging: 'reload4j', tools: TOOLS_3_7, clientConfigFlags: CONFIG_FLAGS_3_7 },
+  '4.4.0': { version: '4.4.0', logging: 'log4j2', tools: TOOLS_4_4, clientConfigFlags: CONFIG_FLAGS_4_4 },
 };
 
 /** The release KAFKA_VERSION names (default 3.7.1); any other value is an error that lists the choices. */
