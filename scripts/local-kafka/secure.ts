@@ -226,7 +226,7 @@ export function writeSecureEnv(port: number, clientEnv: Record<string, string>):
     file,
     [
       '# Written by `npm run kafka:up -- --secure`: how a client reaches the secured broker. Secret: keep it to yourself.',
-      '# Use: set -a; . ' + relative(REPO_ROOT, file) + '; set +a; npm start',
+      `# Use: set -a; . ${relative(REPO_ROOT, file)}; set +a; npm start`,
       ...Object.entries(clientEnv).map(([name, value]) => `${name}=${value}`),
       '',
     ].join('\n'),
