@@ -110,7 +110,7 @@ describe('npm run kafka:up -- --secure', () => {
     expect(described.stdout).toMatch(/PartitionCount:\s*3/);
   });
 
-  it('serves POST /produce under npm start (kafka:up in existing-cluster mode), and the shipped Kafka-triggered function gets it', async () => {
+  it('serves POST /produce under npm start (kafka:up as an existing cluster), and the shipped Kafka-triggered function gets it', async () => {
     const httpPort = await freePort();
     baseUrl = `http://localhost:${httpPort}`;
     const workFolder = join('.esbuild', uniqueName('secure-offline'));
@@ -179,7 +179,10 @@ describe('npm run kafka:up -- --secure', () => {
     ]);
     expect(kafka.code, kafka.stderr).toBe(0);
     expect(ours.code, ours.stderr).toBe(0);
-    expect(kafka.stdout).toContain(`Consumer group '${group}' has no active members.`);
+    const notice = `Consumer group '${group}' has no active members.`;
+    expect(kafka.stderr).toContain(notice);
+    expect(ours.stderr).toBe(`\n${notice}\n`);
+    expect(kafka.stdout).toMatch(new RegExp(`^${group} +${topic} +0 +1 +1 +0 +- +- +-$`, 'm'));
     expect(ours.stdout).toBe(`${kafka.stdout}\nGroup '${group}': state Empty, 0 members, assignment strategy -, total lag 0\n`);
   });
 
