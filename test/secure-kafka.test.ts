@@ -110,7 +110,7 @@ describe('npm run kafka:up -- --secure', () => {
     expect(described.stdout).toMatch(/PartitionCount:\s*3/);
   });
 
-  it('serves POST /produce under npm start (kafka:up as an existing cluster), and the shipped Kafka-triggered function gets it', async () => {
+  it('serves POST /produce under npm start (kafka:up as an existing cluster); the shipped Kafka-triggered function gets it', async () => {
     const httpPort = await freePort();
     baseUrl = `http://localhost:${httpPort}`;
     const workFolder = join('.esbuild', uniqueName('secure-offline'));
