@@ -4,46 +4,19 @@
  * carries them under the names of AWS's resource reference, the execution role gets what each destination
  * needs, and a value AWS would refuse stops the package, naming the function, the event and the field.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniqueName } from './support/kafka';
-import { serviceFile } from './support/offline-kafka';
-import { REPO_ROOT, startProcess } from './support/processes';
+import { type Packaged, packageService } from './support/offline-kafka';
 
-const NO_AWS_CREDENTIALS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '' };
 const CLUSTER = 'arn:aws:kafka:us-east-1:123456789012:cluster/payments/abcd1234-0123-abcd-5678-1234abcd5678-1';
-
-interface Packaged {
-  exit: number | string;
-  output: string;
-  folder: string;
-}
 
 interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
-async function packageFixture(env: NodeJS.ProcessEnv): Promise<Packaged> {
-  const service = serviceFile('package');
-  const folder = mkdtempSync(join(tmpdir(), 'offline-kafka-package-'));
-  const workFolder = join('.esbuild', uniqueName('package'));
-  try {
-    const child = startProcess('npx', ['serverless', 'package', '--config', service.config, '--package', folder], {
-      FORCE_COLOR: '0',
-      ESBUILD_WORK_FOLDER: workFolder,
-      ...NO_AWS_CREDENTIALS,
-      ...env,
-    });
-    const timer = setTimeout(() => void child.stop('SIGKILL'), 120_000);
-    const exit = await child.exited;
-    clearTimeout(timer);
-    return { exit, output: child.output(), folder };
-  } finally {
-    service.remove();
-    rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
-  }
+function packageFixture(env: NodeJS.ProcessEnv): Promise<Packaged> {
+  return packageService('package', env, 120_000);
 }
 
 describe('serverless package with Kafka error-handling controls', () => {

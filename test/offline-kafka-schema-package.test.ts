@@ -4,43 +4,15 @@
  * AWS's SchemaRegistryConfig in its Kafka event-source config, and a setting AWS would refuse stops the
  * package naming the field, through osls's schema check and through the plugin's own.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniqueName } from './support/kafka';
-import { serviceFile } from './support/offline-kafka';
-import { REPO_ROOT, startProcess } from './support/processes';
-
-const NO_AWS_CREDENTIALS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '' };
-
-interface Packaged {
-  exit: number | string;
-  output: string;
-  folder: string;
-}
+import { type Packaged, packageService } from './support/offline-kafka';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
-async function packageFixture(env: NodeJS.ProcessEnv): Promise<Packaged> {
-  const service = serviceFile('schema-package');
-  const folder = mkdtempSync(join(tmpdir(), 'offline-kafka-schema-package-'));
-  const workFolder = join('.esbuild', uniqueName('schema-package'));
-  try {
-    const child = startProcess('npx', ['serverless', 'package', '--config', service.config, '--package', folder], {
-      FORCE_COLOR: '0',
-      ESBUILD_WORK_FOLDER: workFolder,
-      ...NO_AWS_CREDENTIALS,
-      ...env,
-    });
-    const timer = setTimeout(() => void child.stop('SIGKILL'), 150_000);
-    const exit = await child.exited;
-    clearTimeout(timer);
-    return { exit, output: child.output(), folder };
-  } finally {
-    service.remove();
-    rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
-  }
+function packageFixture(env: NodeJS.ProcessEnv): Promise<Packaged> {
+  return packageService('schema-package', env, 150_000);
 }
 
 describe('serverless package with schemaRegistryConfig', () => {

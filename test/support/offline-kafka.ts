@@ -1,10 +1,11 @@
-/** Helpers for the offline-kafka plugin tests: service files, offline's JSON log lines, a TCP proxy. */
-import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+/** Helpers for the offline-kafka plugin tests: service files, `serverless package`, offline's JSON log lines, a TCP proxy. */
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniqueName, withAdmin } from './kafka';
 import { waitFor } from './wait';
-import { REPO_ROOT, jsonLines } from './processes';
+import { REPO_ROOT, jsonLines, startProcess } from './processes';
 
 export { jsonLines, type LogLine } from './processes';
 
@@ -16,6 +17,40 @@ export function serviceFile(fixture: string): { config: string; remove: () => vo
   const config = `.offline-kafka-test-${uniqueName(fixture)}.yml`;
   copyFileSync(join(REPO_ROOT, 'test', 'fixtures', 'offline-kafka', `${fixture}.yml`), join(REPO_ROOT, config));
   return { config, remove: () => rmSync(join(REPO_ROOT, config), { force: true }) };
+}
+
+const NO_AWS_CREDENTIALS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '' };
+
+export interface Packaged {
+  exit: number | string;
+  output: string;
+  /** Where the package went (its CloudFormation template among it); the caller removes it. */
+  folder: string;
+}
+
+/**
+ * `serverless package` of a test/fixtures/offline-kafka service with no AWS credentials, into a folder of its
+ * own, bundling in an esbuild work folder of its own; killed after `timeoutMs`.
+ */
+export async function packageService(fixture: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Packaged> {
+  const service = serviceFile(fixture);
+  const folder = mkdtempSync(join(tmpdir(), `offline-kafka-${fixture}-`));
+  const workFolder = join('.esbuild', uniqueName(fixture));
+  try {
+    const child = startProcess('npx', ['serverless', 'package', '--config', service.config, '--package', folder], {
+      FORCE_COLOR: '0',
+      ESBUILD_WORK_FOLDER: workFolder,
+      ...NO_AWS_CREDENTIALS,
+      ...env,
+    });
+    const timer = setTimeout(() => void child.stop('SIGKILL'), timeoutMs);
+    const exit = await child.exited;
+    clearTimeout(timer);
+    return { exit, output: child.output(), folder };
+  } finally {
+    service.remove();
+    rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
+  }
 }
 
 export interface FixtureRecord {
