@@ -8,14 +8,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAYMENT_AVRO_SCHEMA } from '../functions/schema-registry/payment-schema';
-import { createSchemaRegistryClient } from '../lib/schema-registry/registry-client';
-import { createSchemaSerde } from '../lib/schema-registry/schema-serde';
 import { frame } from '../lib/schema-registry/wire-format';
 import { committedOffsets, createTopic, testKafka, uniqueName } from './support/kafka';
 import { type Offline, startOffline } from './support/offline';
 import { serviceFile } from './support/offline-kafka';
 import { jsonLines } from './support/processes';
-import { registerSchema, testRegistryUrl, uniqueSubject } from './support/schema-registry';
+import { registerSchema, testRegistryUrl, testSerde, uniqueSubject } from './support/schema-registry';
 import { waitFor } from './support/wait';
 
 const sourceTopic = uniqueName('schema-source');
@@ -63,7 +61,7 @@ describe('schemaRegistryConfig under serverless offline', () => {
   it('hands SOURCE Avro to the Powertools example and JSON to the other; drops what fails validation', async () => {
     const subject = uniqueSubject('offline-payment');
     const id = await registerSchema(subject, 'AVRO', PAYMENT_AVRO_SCHEMA);
-    const serde = createSchemaSerde(createSchemaRegistryClient({ url: testRegistryUrl(), timeoutMs: 3_000 }));
+    const serde = testSerde();
     const encoder = await serde.encoderFor(subject);
     const payment = (user: string, amount: number) => encoder.encode({ user, amount }, 'value');
     const poison = [

@@ -13,18 +13,7 @@ import { transformRecords, type SchemaRecord, type SchemaRegistrySettings } from
 import { createSchemaSerde } from '../lib/schema-registry/schema-serde';
 import { frame } from '../lib/schema-registry/wire-format';
 import { freePort } from './support/free-port';
-import {
-  PAYMENT_AVRO,
-  PAYMENT_JSON_SCHEMA,
-  PAYMENT_PROTO,
-  registerSchema,
-  testRegistryUrl,
-  uniqueSubject,
-} from './support/schema-registry';
-
-function serde() {
-  return createSchemaSerde(createSchemaRegistryClient({ url: testRegistryUrl(), timeoutMs: 3_000 }));
-}
+import { PAYMENT_AVRO, PAYMENT_JSON_SCHEMA, PAYMENT_PROTO, registerSchema, testSerde, uniqueSubject } from './support/schema-registry';
 
 function record(offset: number, value: Buffer, key?: Buffer): MSKRecord {
   const base = {
@@ -66,7 +55,7 @@ describe('the schema registry step before invoking', () => {
   it('SOURCE Avro: the value without its header, with valueSchemaMetadata, decoded by Powertools with the Avro schema', async () => {
     const subject = uniqueSubject('src-avro');
     const id = await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
-    const codec = serde();
+    const codec = testSerde();
     const { bytes } = await codec.encodeForSubject(subject, { user: 'user1', amount: 42, note: 'first' }, 'value');
 
     const { delivered, rejected } = await transformRecords([record(0, bytes, Buffer.from('user1'))], VALUE_ONLY('SOURCE'), codec);
@@ -87,7 +76,7 @@ describe('the schema registry step before invoking', () => {
     const root = protobuf.parse(PAYMENT_PROTO, { keepCase: true }).root;
     const Payment = root.lookupType('tutorial.Payment');
     const Refund = root.lookupType('tutorial.Refund');
-    const codec = serde();
+    const codec = testSerde();
     const first = (await codec.encodeForSubject(subject, { user: 'user1', amount: 42 }, 'value')).bytes;
     const refund = frame(id, Buffer.from([2, 2, ...Refund.encode(Refund.fromObject({ user: 'user2', status: 'DONE' })).finish()]));
 
@@ -113,7 +102,7 @@ describe('the schema registry step before invoking', () => {
     const keyId = await registerSchema(keySubject, 'AVRO', JSON.stringify({ type: 'string' }));
     await registerSchema(protoSubject, 'PROTOBUF', PAYMENT_PROTO);
     const jsonId = await registerSchema(jsonSubject, 'JSON', PAYMENT_JSON_SCHEMA);
-    const codec = serde();
+    const codec = testSerde();
     const key = (await codec.encodeForSubject(keySubject, 'user1', 'key')).bytes;
     const records = [
       record(0, (await codec.encodeForSubject(avroSubject, { user: 'user1', amount: 42, note: null }, 'value')).bytes, key),
@@ -138,7 +127,7 @@ describe('the schema registry step before invoking', () => {
   it('rejects with AWS reason codes: a record without the wire format, an unknown schema id, one failing validation', async () => {
     const subject = uniqueSubject('reject');
     const id = await registerSchema(subject, 'JSON', PAYMENT_JSON_SCHEMA);
-    const codec = serde();
+    const codec = testSerde();
     const good = (await codec.encodeForSubject(subject, { user: 'user1', amount: 1 }, 'value')).bytes;
     const records = [
       record(0, Buffer.from('{"user":"plain","amount":1}')),
@@ -161,7 +150,7 @@ describe('the schema registry step before invoking', () => {
   it('leaves attributes that are not validated as they are, and a record without a key keyless', async () => {
     const subject = uniqueSubject('keyless');
     await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
-    const codec = serde();
+    const codec = testSerde();
     const bytes = (await codec.encodeForSubject(subject, { user: 'user1', amount: 1, note: null }, 'value')).bytes;
     const keyOnly = await transformRecords([record(0, bytes)], { eventRecordFormat: 'JSON', attributes: ['KEY'] }, codec);
     expect(keyOnly.delivered).toEqual([record(0, bytes)]);

@@ -12,18 +12,7 @@ import { createSchemaRegistryClient } from '../lib/schema-registry/registry-clie
 import { createSchemaSerde } from '../lib/schema-registry/schema-serde';
 import { decodeMessageIndexes, encodeMessageIndexes, frame } from '../lib/schema-registry/wire-format';
 import { freePort } from './support/free-port';
-import {
-  PAYMENT_AVRO,
-  PAYMENT_JSON_SCHEMA,
-  PAYMENT_PROTO,
-  registerSchema,
-  testRegistryUrl,
-  uniqueSubject,
-} from './support/schema-registry';
-
-function serde() {
-  return createSchemaSerde(createSchemaRegistryClient({ url: testRegistryUrl(), timeoutMs: 3_000 }));
-}
+import { PAYMENT_AVRO, PAYMENT_JSON_SCHEMA, PAYMENT_PROTO, registerSchema, testSerde, uniqueSubject } from './support/schema-registry';
 
 function header(schemaId: number): number[] {
   return [0, (schemaId >>> 24) & 0xff, (schemaId >>> 16) & 0xff, (schemaId >>> 8) & 0xff, schemaId & 0xff];
@@ -33,7 +22,7 @@ describe('Confluent wire format with the registry', () => {
   it('writes Avro as magic byte, 4-byte schema id and Avro binary, and reads it back', async () => {
     const subject = uniqueSubject('avro');
     const id = await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
-    const codec = serde();
+    const codec = testSerde();
 
     const encoded = await codec.encodeForSubject(subject, { user: 'user1', amount: 42, note: null }, 'record.value');
 
@@ -52,7 +41,7 @@ describe('Confluent wire format with the registry', () => {
   it('refuses an Avro value that does not match, naming the field', async () => {
     const subject = uniqueSubject('avro-bad');
     await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
-    const attempt = serde().encodeForSubject(subject, { user: 'user1', amount: 'forty-two' }, 'record.value');
+    const attempt = testSerde().encodeForSubject(subject, { user: 'user1', amount: 'forty-two' }, 'record.value');
     await expect(attempt).rejects.toBeInstanceOf(SchemaMismatchError);
     await expect(attempt).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH', field: 'record.value.amount' });
   });
@@ -60,7 +49,7 @@ describe('Confluent wire format with the registry', () => {
   it('writes the first Protobuf message with the [0] shortcut, a single 0 byte', async () => {
     const subject = uniqueSubject('proto');
     const id = await registerSchema(subject, 'PROTOBUF', PAYMENT_PROTO);
-    const codec = serde();
+    const codec = testSerde();
 
     const value = { user: 'user1', amount: '9007199254740993', lines: [{ sku: 'a-1', qty: 2 }] };
     const encoded = await codec.encodeForSubject(subject, value, 'record.value');
@@ -84,7 +73,7 @@ describe('Confluent wire format with the registry', () => {
     // Confluent's serializer: count, then each index, all zig-zag varints. [1] → 2 2; [0, 0] → 4 0 0.
     const refundBytes = Buffer.from([...header(id), 2, 2, ...refund]);
     const lineBytes = Buffer.from([...header(id), 4, 0, 0, ...line]);
-    const codec = serde();
+    const codec = testSerde();
     expect(await codec.decode(refundBytes)).toMatchObject({ kind: 'decoded', json: { user: 'user2', status: 'DONE' } });
     expect(await codec.decode(lineBytes)).toMatchObject({ kind: 'decoded', json: { sku: 'b-2', qty: 7 } });
 
@@ -106,7 +95,7 @@ describe('Confluent wire format with the registry', () => {
   it('writes JSON Schema values as their JSON text and refuses one that does not match', async () => {
     const subject = uniqueSubject('json');
     const id = await registerSchema(subject, 'JSON', PAYMENT_JSON_SCHEMA);
-    const codec = serde();
+    const codec = testSerde();
 
     const encoded = await codec.encodeForSubject(subject, { user: 'user1', amount: 5 }, 'record.value');
     expect([...encoded.bytes]).toEqual([...header(id), ...Buffer.from('{"user":"user1","amount":5}')]);
@@ -122,7 +111,7 @@ describe('Confluent wire format with the registry', () => {
   it('sorts unreadable records: no header, unknown schema id, bytes that are not the schema', async () => {
     const subject = uniqueSubject('avro-sort');
     const id = await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
-    const codec = serde();
+    const codec = testSerde();
     expect(await codec.decode(Buffer.from('{"user":"user1"}'))).toEqual({ kind: 'not-wire-format' });
     expect(await codec.decode(frame(2_000_000_000, Buffer.from([2, 0x61])))).toMatchObject({
       kind: 'schema-not-found',
@@ -136,7 +125,7 @@ describe('Confluent wire format with the registry', () => {
   });
 
   it('answers an unknown subject with SchemaNotFoundError', async () => {
-    const attempt = serde().encodeForSubject(uniqueSubject('missing'), { user: 'x' }, 'record.value');
+    const attempt = testSerde().encodeForSubject(uniqueSubject('missing'), { user: 'x' }, 'record.value');
     await expect(attempt).rejects.toBeInstanceOf(SchemaNotFoundError);
   });
 

@@ -1,9 +1,16 @@
 /** Test helpers against the real schema registry (test/registry-setup.ts): registering the test's own subjects. */
 import { inject } from 'vitest';
+import { createSchemaRegistryClient } from '../../lib/schema-registry/registry-client';
+import { createSchemaSerde } from '../../lib/schema-registry/schema-serde';
 import { uniqueName } from './kafka';
 
 export function testRegistryUrl(): string {
   return inject('schemaRegistryUrl');
+}
+
+/** The project's encoder/decoder on the test run's registry (its own client, so its own schema cache). */
+export function testSerde(): ReturnType<typeof createSchemaSerde> {
+  return createSchemaSerde(createSchemaRegistryClient({ url: testRegistryUrl(), timeoutMs: 3_000 }));
 }
 
 /** Registers a schema under the subject (Confluent's API) and returns its global id. */
