@@ -83,7 +83,7 @@ describe('npm run kafka:up -- --brokers 3', () => {
     // A second kafka:up finds the cluster running (without --brokers too) and starts nothing.
     const again = await npm(['kafka:up'], env());
     expect(again.code, again.stdout + again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/already running \(pids \d+, \d+, \d+\)/);
+    expect(again.stdout).toMatch(/already running \(pids \d+, \d+, \d+, Kafka \d+\.\d+\.\d+\)/);
 
     // Asking for one broker where the cluster runs is refused, naming what runs there; nothing changes.
     const single = await npm(['kafka:up', '--', '--brokers', '1'], env());

@@ -28,11 +28,22 @@ export interface Packaged {
   folder: string;
 }
 
+/** Package runs of this test file, one after another (see packageService). */
+let packaging: Promise<unknown> = Promise.resolve();
+
 /**
  * `serverless package` of a test/fixtures/offline-kafka service with no AWS credentials, into a folder of its
- * own, bundling in an esbuild work folder of its own; killed after `timeoutMs`.
+ * own, bundling in an esbuild work folder of its own; killed after `timeoutMs`. Calls queue up: osls writes
+ * and removes `.serverless/` in the service folder (the repository root) whatever `--package` says, so two
+ * packages at once lose each other's zip ("Could not calculate hash … ENOENT", "ENOTEMPTY").
  */
-export async function packageService(fixture: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Packaged> {
+export function packageService(fixture: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Packaged> {
+  const run = packaging.then(() => packageOnce(fixture, env, timeoutMs));
+  packaging = run.catch(() => undefined);
+  return run;
+}
+
+async function packageOnce(fixture: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Packaged> {
   const service = serviceFile(fixture);
   const folder = mkdtempSync(join(tmpdir(), `offline-kafka-${fixture}-`));
   const workFolder = join('.esbuild', uniqueName(fixture));
