@@ -14,7 +14,7 @@ import { clusterDir } from '../scripts/local-kafka/paths';
 import { processAlive, run } from '../scripts/local-kafka/processes';
 import { processed, startConsumeCli, waitForOnePartitionEach, type Member } from './support/consume';
 import { freePortRun } from './support/free-port';
-import { uniqueName, withAdmin } from './support/kafka';
+import { ownJvmKafkaEnv, uniqueName, withAdmin } from './support/kafka';
 import { startOffline, type Offline } from './support/offline';
 import { REPO_ROOT } from './support/processes';
 import { waitFor } from './support/wait';
@@ -62,12 +62,7 @@ describe('a three-broker cluster losing the broker that leads payment-done', () 
   let port = 0;
   let offline: Offline | undefined;
   const members: Member[] = [];
-  const env = (): NodeJS.ProcessEnv => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' };
-    delete childEnv.KAFKA_BROKERS;
-    delete childEnv.KAFKA_CONTROLLER_PORT;
-    return childEnv;
-  };
+  const env = (): NodeJS.ProcessEnv => ownJvmKafkaEnv(port);
 
   afterAll(async () => {
     await Promise.all(members.map((member) => member.process.stop('SIGKILL')));

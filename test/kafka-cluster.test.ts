@@ -9,7 +9,7 @@ import { jvmNodes } from '../scripts/local-kafka/jvm-broker';
 import { clusterDir } from '../scripts/local-kafka/paths';
 import { run } from '../scripts/local-kafka/processes';
 import { freePortRun } from './support/free-port';
-import { withAdmin } from './support/kafka';
+import { ownJvmKafkaEnv, withAdmin } from './support/kafka';
 import { REPO_ROOT } from './support/processes';
 
 function npm(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000) {
@@ -32,12 +32,7 @@ function processesOf(port: number): number[] {
 
 describe('npm run kafka:up -- --brokers 3', () => {
   let port = 0;
-  const env = (): NodeJS.ProcessEnv => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' };
-    delete childEnv.KAFKA_BROKERS;
-    delete childEnv.KAFKA_CONTROLLER_PORT;
-    return childEnv;
-  };
+  const env = (): NodeJS.ProcessEnv => ownJvmKafkaEnv(port);
 
   afterAll(async () => {
     if (port !== 0) await npm(['kafka:down', '--', '--wipe'], env());

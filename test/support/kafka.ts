@@ -143,3 +143,14 @@ export async function readRecords(
   const raw = await readRawRecords(topic, count, timeoutMs, brokers);
   return raw.map((record) => ({ ...record, key: record.key?.toString() ?? null, value: record.value?.toString() ?? null }));
 }
+
+/**
+ * Environment for a child `kafka:up`/`kafka:down`/project command that must start (or find) its own JVM broker
+ * or cluster on `port`, not the suite's: no KAFKA_BROKERS, no controller port inherited.
+ */
+export function ownJvmKafkaEnv(port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' };
+  delete env.KAFKA_BROKERS;
+  delete env.KAFKA_CONTROLLER_PORT;
+  return env;
+}
