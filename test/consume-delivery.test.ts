@@ -7,10 +7,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
 import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { committedOffsets, createTopic, endOffsets, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { committedOffsets, createTopic, endOffsets, sendRecords, testBrokers, uniqueName } from './support/kafka';
 import { logLines, processed, produceKeyed, startConsumeCli, summaryOf, type Member } from './support/consume';
 import fixture from './fixtures/msk-event.json';
 
@@ -123,22 +122,16 @@ describe('consume: delivery as Lambda', () => {
     if (fixtureRecord === undefined) throw new Error('fixture has no record');
     const topic = await createTopic(uniqueName('consume-shape'), 1);
     const groupId = uniqueName('group-shape');
-    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
     const producedAt = Date.now();
-    await producer.send({
-      topic,
-      messages: [
-        {
-          key: Buffer.from(fixtureRecord.key, 'base64'),
-          value: Buffer.from(fixtureRecord.value, 'base64'),
-          headers: Object.fromEntries(
-            fixtureRecord.headers.flatMap((header) => Object.entries(header).map(([name, bytes]) => [name, Buffer.from(bytes)])),
-          ),
-        },
-      ],
-    });
-    await producer.disconnect();
+    await sendRecords(topic, [
+      {
+        key: Buffer.from(fixtureRecord.key, 'base64'),
+        value: Buffer.from(fixtureRecord.value, 'base64'),
+        headers: Object.fromEntries(
+          fixtureRecord.headers.flatMap((header) => Object.entries(header).map(([name, bytes]) => [name, Buffer.from(bytes)])),
+        ),
+      },
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'consume-shape-'));
     const captureFile = join(dir, 'events.jsonl');
 

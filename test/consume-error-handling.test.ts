@@ -7,11 +7,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { KafkaEvent } from '../lib/consumer/lambda-event';
 import { eventRecords } from '../lib/consumer/lambda-event';
-import { committedOffsets, createTopic, endOffsets, readRecords, testKafka, uniqueName } from './support/kafka';
+import { committedOffsets, createTopic, endOffsets, readRecords, sendRecords, uniqueName } from './support/kafka';
 import { logLines, startConsumeCli, summaryOf, type Member } from './support/consume';
 import { waitFor } from './support/wait';
 
@@ -38,16 +37,6 @@ function handled(member: Member): string[] {
   return logLines(member)
     .filter((line) => line.message === 'test record handled')
     .map((line) => `${line.partition}@${line.offset}`);
-}
-
-async function produce(topic: string, messages: { value: string; key?: string; partition?: number; timestamp?: string }[]) {
-  const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    await producer.send({ topic, messages });
-  } finally {
-    await producer.disconnect();
-  }
 }
 
 /** Waits until the group's committed offsets equal the topic's end offsets (lag 0) on the given partitions. */
@@ -79,7 +68,7 @@ describe('consume: AWS error handling for Kafka event sources', () => {
       const topic = await createTopic(uniqueName('consume-partial'), 2);
       const destination = await createTopic(uniqueName('consume-partial-failed'), 1);
       const groupId = uniqueName('group-partial');
-      await produce(
+      await sendRecords(
         topic,
         [0, 1].flatMap((partition) =>
           ['ok-a', 'ok-b', 'poison', 'ok-c'].map((value) => ({
@@ -129,7 +118,7 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     const topic = await createTopic(uniqueName('consume-bisect'), 1);
     const destination = await createTopic(uniqueName('consume-bisect-failed'), 1);
     const groupId = uniqueName('group-bisect');
-    await produce(
+    await sendRecords(
       topic,
       Array.from({ length: 100 }, (_, index) => ({ value: index === 37 ? 'poison-37' : `ok-${index}` })),
     );
@@ -169,7 +158,7 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     const destination = await createTopic(uniqueName('consume-age-failed'), 1);
     const groupId = uniqueName('group-age');
     const old = String(Date.now() - 120_000);
-    await produce(topic, [
+    await sendRecords(topic, [
       { value: 'old-0', timestamp: old },
       { value: 'old-1', timestamp: old },
       { value: 'fresh-2' },
@@ -198,7 +187,7 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     // Prepare
     const topic = await createTopic(uniqueName('consume-blocked'), 3);
     const groupId = uniqueName('group-blocked');
-    await produce(
+    await sendRecords(
       topic,
       [0, 1, 2].flatMap((partition) => [0, 1, 2].map((index) => ({ value: `v-${partition}-${index}`, partition }))),
     );
@@ -217,7 +206,7 @@ describe('consume: AWS error handling for Kafka event sources', () => {
       () => logLines(member).filter((line) => line.message === 'batch failed' && line.partition === `${topic}-1`).length >= 8,
       60_000,
     );
-    await produce(topic, [{ value: 'later-0', partition: 0 }]);
+    await sendRecords(topic, [{ value: 'later-0', partition: 0 }]);
     await waitForLagZero(member, groupId, topic, [0]);
     await member.process.stop('SIGINT', 20_000);
 
@@ -239,7 +228,7 @@ describe('consume: AWS error handling for Kafka event sources', () => {
     const groupId = uniqueName('group-sqs');
     const queue = uniqueName('failed-batches');
     const directory = mkdtempSync(join(tmpdir(), 'consume-sqs-'));
-    await produce(topic, [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+    await sendRecords(topic, [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
 
     try {
       // Act

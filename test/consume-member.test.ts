@@ -4,14 +4,13 @@
  */
 import { createKafka } from '../lib/kafka/client';
 import { describe, expect, it } from 'vitest';
-import { Partitioners } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
 import { logger } from '../lib/logger';
 import { decodeBase64, eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
 import { startGroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { committedOffsets, createTopic, endOffsets, readRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { committedOffsets, createTopic, endOffsets, readRecords, sendRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
 import { runKafkaTool } from './support/processes';
 
 const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' });
@@ -33,25 +32,21 @@ function options(topic: string, groupId: string, seen: MSKRecord[], extra: Parti
   };
 }
 
-async function produce(topic: string, values: string[]): Promise<void> {
-  const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    await producer.send({ topic, messages: values.map((value) => ({ value })) });
-  } finally {
-    await producer.disconnect();
-  }
-}
-
 describe('consume: the group member library', () => {
   it('AT_TIMESTAMP starts a new group at the first record written at or after the timestamp', async () => {
     // Prepare
     const topic = await createTopic(uniqueName('member-timestamp'), 1);
-    await produce(topic, ['old-1', 'old-2']);
+    await sendRecords(
+      topic,
+      ['old-1', 'old-2'].map((value) => ({ value })),
+    );
     // Record timestamps are milliseconds: the new records must be stamped later than the old ones.
     await sleep(20);
     const timestamp = Date.now();
-    await produce(topic, ['new-1', 'new-2']);
+    await sendRecords(
+      topic,
+      ['new-1', 'new-2'].map((value) => ({ value })),
+    );
     const seen: MSKRecord[] = [];
 
     // Act
@@ -68,13 +63,19 @@ describe('consume: the group member library', () => {
   it('LATEST starts a new group after the records already there, and a record produced once joined is delivered', async () => {
     // Prepare
     const topic = await createTopic(uniqueName('member-latest'), 3);
-    await produce(topic, ['old-1', 'old-2', 'old-3']);
+    await sendRecords(
+      topic,
+      ['old-1', 'old-2', 'old-3'].map((value) => ({ value })),
+    );
     const seen: MSKRecord[] = [];
 
     // Act
     const member = startGroupMember(options(topic, uniqueName('group-latest'), seen, { startingPosition: 'LATEST', maxRecords: 1 }));
     await member.joined;
-    await produce(topic, ['new-1']);
+    await sendRecords(
+      topic,
+      ['new-1'].map((value) => ({ value })),
+    );
     const summary = await member.done;
 
     // Assess
@@ -86,7 +87,10 @@ describe('consume: the group member library', () => {
     // Prepare
     const topic = await createTopic(uniqueName('member-filter'), 1);
     const groupId = uniqueName('group-filter');
-    await produce(topic, ['keep-1', 'drop-1', 'keep-2', 'drop-2']);
+    await sendRecords(
+      topic,
+      ['keep-1', 'drop-1', 'keep-2', 'drop-2'].map((value) => ({ value })),
+    );
     const seen: MSKRecord[] = [];
 
     // Act
@@ -163,13 +167,10 @@ describe('consume: the group member library', () => {
     // Prepare: one fetch brings 5 records on each of 3 partitions; with batch size 5 that is 3 batches.
     const topic = await createTopic(uniqueName('member-stop-queued'), 3);
     const groupId = uniqueName('group-stop-queued');
-    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    await producer.send({
+    await sendRecords(
       topic,
-      messages: [0, 1, 2].flatMap((partition) => [1, 2, 3, 4, 5].map((n) => ({ partition, value: `p${partition}-${n}` }))),
-    });
-    await producer.disconnect();
+      [0, 1, 2].flatMap((partition) => [1, 2, 3, 4, 5].map((n) => ({ partition, value: `p${partition}-${n}` }))),
+    );
     const invocations: number[] = [];
     let firstInvocation: () => void = () => undefined;
     const invoked = new Promise<void>((resolveInvoked) => {
@@ -202,7 +203,10 @@ describe('consume: the group member library', () => {
     const topic = await createTopic(uniqueName('member-dest-filter'), 1);
     const groupId = uniqueName('group-dest-filter');
     const destinationTopic = await createTopic(uniqueName('member-dest-filter-failed'), 1);
-    await produce(topic, ['keep-1', 'skip-2', 'keep-3']);
+    await sendRecords(
+      topic,
+      ['keep-1', 'skip-2', 'keep-3'].map((value) => ({ value })),
+    );
 
     // Act
     const summary = await startGroupMember(

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { committedOffsets, endOffsets, readRecords, testKafka, uniqueName } from './support/kafka';
+import { committedOffsets, endOffsets, readRecords, sendRecords, uniqueName } from './support/kafka';
 import { createServedTopics, jsonLines, serviceFile } from './support/offline-kafka';
 import { startOffline, type Offline } from './support/offline';
 import { waitFor } from './support/wait';
@@ -57,16 +57,6 @@ function deliveries(topic: string): Delivery[] {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Delivery);
-}
-
-async function produce(topic: string, messages: { partition?: number; key?: string; value: string; timestamp?: string }[]) {
-  const producer = testKafka().producer();
-  await producer.connect();
-  try {
-    await producer.send({ topic, messages: messages.map((message) => ({ key: message.key ?? null, ...message })) });
-  } finally {
-    await producer.disconnect();
-  }
 }
 
 /** End and committed offsets; undefined while the broker cannot say yet (a coordinator still loading, moving). */
@@ -129,29 +119,29 @@ describe('AWS Kafka error handling under serverless offline', () => {
       { topic: topics.sqs, numPartitions: 1 },
     ]);
     // Everything is in the topics before the mappings join, so the first batches are whole.
-    await produce(
+    await sendRecords(
       topics.poison,
       [0, 1, 2].flatMap((partition) => POISON_PARTITION.map((value) => ({ partition, key: `p${partition}-${value}`, value }))),
     );
-    await produce(
+    await sendRecords(
       topics.bisect,
       Array.from({ length: 100 }, (_, index) => ({ partition: 0, key: `k${index}`, value: index === BAD_INDEX ? 'bad' : `good-${index}` })),
     );
     const old = String(Date.now() - 120_000);
-    await produce(topics.age, [
+    await sendRecords(topics.age, [
       { partition: 0, key: 'old-1', value: 'old-1', timestamp: old },
       { partition: 0, key: 'old-2', value: 'old-2', timestamp: old },
       { partition: 0, key: 'new-1', value: 'new-1' },
       { partition: 0, key: 'new-2', value: 'new-2' },
     ]);
-    await produce(topics.block, [
+    await sendRecords(topics.block, [
       { partition: 0, value: 'before' },
       { partition: 0, value: 'block' },
       { partition: 0, value: 'after' },
       { partition: 1, value: 'p1-first' },
       { partition: 2, value: 'p2-first' },
     ]);
-    await produce(topics.sqs, [{ partition: 0, key: 'q', value: 'never processed' }]);
+    await sendRecords(topics.sqs, [{ partition: 0, key: 'q', value: 'never processed' }]);
 
     stateDir = mkdtempSync(join(tmpdir(), 'offline-kafka-errors-'));
     destinationsDir = mkdtempSync(join(tmpdir(), 'offline-kafka-destinations-'));
@@ -252,7 +242,7 @@ describe('AWS Kafka error handling under serverless offline', () => {
       60_000,
     );
     // Records produced meanwhile to the other partitions are processed and committed.
-    await produce(topics.block, [
+    await sendRecords(topics.block, [
       { partition: 1, value: 'p1-later' },
       { partition: 2, value: 'p2-later' },
     ]);

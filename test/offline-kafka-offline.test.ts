@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/free-port';
 import { startOffline, type Offline } from './support/offline';
-import { committedOffsets, endOffsets, readRecords, testBrokers, testKafka, uniqueName, withAdmin } from './support/kafka';
+import { committedOffsets, endOffsets, readRecords, sendRecords, testBrokers, uniqueName, withAdmin } from './support/kafka';
 import { createServedTopics, fixtureRecords, jsonLines, receivedRecords, serviceFile, startTcpProxy } from './support/offline-kafka';
 import { waitFor } from './support/wait';
 
@@ -57,16 +57,6 @@ async function produceOverHttp(topic: string, messages: { key?: string; value: u
   expect(response.status, `${body}\n${offline.process.output().slice(-3000)}`).toBe(200);
 }
 
-async function produceDirect(topic: string, messages: { key: string; value: string; timestamp?: string }[]) {
-  const producer = testKafka().producer();
-  await producer.connect();
-  try {
-    await producer.send({ topic, messages });
-  } finally {
-    await producer.disconnect();
-  }
-}
-
 /** Waits until the group's committed offsets equal the topic's end offsets on every partition. */
 async function waitForCommitted(group: string, topic: string, timeoutMs = 30_000) {
   return waitFor(
@@ -104,11 +94,11 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
   beforeAll(async () => {
     await createServedTopics(Object.values(topics).map((topic) => ({ topic, numPartitions: 3 })));
     // Before the mappings exist: LATEST must skip these, AT_TIMESTAMP must skip the old-stamped ones.
-    await produceDirect(topics.latest, [
+    await sendRecords(topics.latest, [
       { key: 'a', value: 'before-1' },
       { key: 'b', value: 'before-2' },
     ]);
-    await produceDirect(topics.atTimestamp, [
+    await sendRecords(topics.atTimestamp, [
       { key: 'a', value: 'old-1', timestamp: oldTimestamp },
       { key: 'b', value: 'old-2', timestamp: oldTimestamp },
       { key: 'c', value: 'new-1' },
@@ -402,7 +392,7 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
       expect(Date.now() - started).toBeLessThan(8_000);
 
       // Started again after two more records were written while it was stopped.
-      await produceDirect(topics.recorder, [
+      await sendRecords(topics.recorder, [
         { key: 'r1', value: 'while-stopped-1' },
         { key: 'r2', value: 'while-stopped-2' },
       ]);

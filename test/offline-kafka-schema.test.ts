@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAYMENT_AVRO_SCHEMA } from '../functions/schema-registry/payment-schema';
 import { frame } from '../lib/schema-registry/wire-format';
-import { committedOffsets, createTopic, testKafka, uniqueName } from './support/kafka';
+import { committedOffsets, createTopic, sendRecords, uniqueName } from './support/kafka';
 import { type Offline, startOffline } from './support/offline';
 import { serviceFile } from './support/offline-kafka';
 import { jsonLines } from './support/processes';
@@ -20,16 +20,6 @@ const sourceTopic = uniqueName('schema-source');
 const jsonTopic = uniqueName('schema-json');
 let service: ReturnType<typeof serviceFile>;
 let offline: Offline;
-
-async function produce(topic: string, messages: { key: string; value: Buffer }[]) {
-  const producer = testKafka().producer();
-  await producer.connect();
-  try {
-    await producer.send({ topic, messages });
-  } finally {
-    await producer.disconnect();
-  }
-}
 
 function logged(message: string, topic: string) {
   return jsonLines(offline.process.output()).filter((line) => line.message === message && line.topic === topic);
@@ -69,8 +59,12 @@ describe('schemaRegistryConfig under serverless offline', () => {
       { key: 'unknown-id', value: frame(2_000_000_000, Buffer.from([2, 0x61, 2])) },
       { key: 'not-avro', value: frame(id, Buffer.from([0x0a])) },
     ];
-    await produce(sourceTopic, [{ key: 'user1', value: payment('user1', 42) }, ...poison, { key: 'user2', value: payment('user2', 7) }]);
-    await produce(jsonTopic, [{ key: 'user3', value: payment('user3', 5) }, ...poison]);
+    await sendRecords(sourceTopic, [
+      { key: 'user1', value: payment('user1', 42) },
+      ...poison,
+      { key: 'user2', value: payment('user2', 7) },
+    ]);
+    await sendRecords(jsonTopic, [{ key: 'user3', value: payment('user3', 5) }, ...poison]);
 
     const source = await waitFor(
       '2 payments through the SOURCE example',

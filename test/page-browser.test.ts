@@ -11,11 +11,10 @@ import { openBrowser, screenshot, type Browser } from './support/browser';
 import { startConsumeCli, type Member } from './support/consume';
 import { freePort } from './support/free-port';
 import { kafkaConsumerGroups } from './support/group-members';
-import { createTopic, testBrokers, testKafka, uniqueName } from './support/kafka';
+import { createTopic, sendRecords, testBrokers, uniqueName } from './support/kafka';
 import { startOffline, type Offline } from './support/offline';
 import { startTcpProxy } from './support/offline-kafka';
 import { waitFor } from './support/wait';
-import { Partitioners } from 'kafkajs';
 
 interface PageState {
   banner: boolean;
@@ -64,19 +63,6 @@ async function ownersByKafka(group: string): Promise<Map<number, string>> {
 
 function ownersOnPage(state: PageState): Map<number, string> {
   return new Map(state.partitions.map((row) => [row.partition, row.ownerMember === '' ? '-' : row.ownerMember]));
-}
-
-async function produce(topic: string, count: number): Promise<void> {
-  const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    await producer.send({
-      topic,
-      messages: Array.from({ length: count }, (_, index) => ({ key: `user${index % 9}`, value: `paid ${index}` })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
 }
 
 describe('the live page', () => {
@@ -164,7 +150,10 @@ describe('the live page', () => {
     await Promise.all(members.splice(0).map((member) => member.process.stop('SIGINT')));
     await waitFor('the group to be Empty on the page', async () => (await pageState(page, group, topic)).state === 'Empty', 60_000);
     const before = (await pageState(page, group, topic)).totalLag ?? 0;
-    await produce(topic, 30);
+    await sendRecords(
+      topic,
+      Array.from({ length: 30 }, (_, index) => ({ key: `user${index % 9}`, value: `paid ${index}` })),
+    );
     const risen = await waitFor(
       'lag up by 30',
       async () => {

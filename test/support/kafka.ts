@@ -1,6 +1,6 @@
 /** Test helpers against the real broker: unique names, topics, reading records back, offsets. */
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Message } from 'kafkajs';
 import { inject } from 'vitest';
 
 /** `${prefix}-<random>`: every test owns its topics and groups. */
@@ -41,6 +41,20 @@ export async function createTopic(topic: string, numPartitions = 3, brokers: str
     await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
   }, brokers);
   return topic;
+}
+
+/**
+ * Writes records with a throwaway producer of the test's own (connected, then disconnected) and resolves once
+ * the broker has acknowledged them all. Keys go through the Java client's partitioner, as Kafka's tools do.
+ */
+export async function sendRecords(topic: string, messages: Message[], brokers: string[] = testBrokers()): Promise<void> {
+  const producer = testKafka(brokers).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages });
+  } finally {
+    await producer.disconnect();
+  }
 }
 
 /** The group's committed offsets on the topic by partition (-1: none), from the broker. */
