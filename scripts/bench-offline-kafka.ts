@@ -13,7 +13,10 @@
  * produce→function latency with window 0: one record at a time, `sentAt` in the value, the function logs
  * how long it took (both paths).
  *
- * Options: --records N (100000) --batch-size N (100) --latency-samples N (100). KAFKA_BROKERS else localhost:9092.
+ * Each path runs --rounds times (3), the order reversed every other round; the report gives the median and min–max of
+ * each rate and of each ratio to the member (taken round by round), and the load average before and after.
+ *
+ * Options: --records N (100000) --batch-size N (100) --latency-samples N (100) --rounds N (3). KAFKA_BROKERS else localhost:9092.
  */
 import { copyFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -27,7 +30,8 @@ import { startGroupMember } from '../lib/consumer/group-member';
 import type { KafkaEvent } from '../lib/consumer/lambda-event';
 import { loadAverage, machineLine } from './support/machine';
 import { freePort } from './support/offline';
-import { percentile } from './support/stats';
+import { formatRatio, formatSpread, percentile, ratioSpread, spread } from './support/stats';
+import { printTable, type Row } from './support/table';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -42,6 +46,7 @@ function option(name: string, fallback: number): number {
 const RECORDS = option('records', 100_000);
 const BATCH_SIZE = option('batch-size', 100);
 const LATENCY_SAMPLES = option('latency-samples', 100);
+const ROUNDS = option('rounds', 3);
 const config = loadConfig(process.env);
 const brokers = config.kafka.brokers;
 const quiet = new Logger({ serviceName: 'bench-offline-kafka', logLevel: 'ERROR' });
@@ -316,60 +321,85 @@ async function benchOffline(
   }
 }
 
+interface PathResult {
+  rates: Rates;
+  latencies: number[];
+}
+
+const PATHS = ['member', 'offline', 'inProcess', 'threeMembers'] as const;
+type PathName = (typeof PATHS)[number];
+const LABELS: Record<PathName, string> = {
+  member: 'consume member, in process, no-op invoke',
+  offline: 'offline-kafka, function via serverless-offline',
+  inProcess: 'offline-kafka, offline --useInProcess',
+  threeMembers: 'offline-kafka, 3 members (one per partition)',
+};
+
+/** One round: every path reads its own backlog with a new group; odd rounds go in the reverse order. */
+async function runRound(round: number, backlogs: Record<PathName, string>): Promise<Record<PathName, PathResult>> {
+  const latencyTopics = Object.fromEntries(PATHS.map((path) => [path, name(`bench-offline-latency-${path}`)])) as Record<PathName, string>;
+  await withAdmin((admin) =>
+    admin.createTopics({ topics: Object.values(latencyTopics).map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true }),
+  );
+  try {
+    const run: Record<PathName, () => Promise<PathResult>> = {
+      member: async () => ({ rates: await benchMember(backlogs.member), latencies: await memberLatency(latencyTopics.member) }),
+      offline: () => benchOffline(backlogs.offline, latencyTopics.offline),
+      inProcess: () => benchOffline(backlogs.inProcess, latencyTopics.inProcess, ['--useInProcess']),
+      threeMembers: () => benchOffline(backlogs.threeMembers, latencyTopics.threeMembers, [], 3),
+    };
+    const order = round % 2 === 1 ? PATHS : [...PATHS].reverse();
+    const results: Partial<Record<PathName, PathResult>> = {};
+    for (const path of order) results[path] = await run[path]();
+    const done = (path: PathName): PathResult => {
+      const result = results[path];
+      if (result === undefined) throw new Error(`round ${round}: ${path} did not run`);
+      return result;
+    };
+    const all = { member: done('member'), offline: done('offline'), inProcess: done('inProcess'), threeMembers: done('threeMembers') };
+    console.log(
+      `  round ${round} (${order.join(', ')}): drain/s ` +
+        PATHS.map((path) => `${path} ${all[path].rates.drain.toFixed(0)}`).join(', ') +
+        `; steady/s ${PATHS.map((path) => `${path} ${all[path].rates.steady.toFixed(0)}`).join(', ')}`,
+    );
+    return all;
+  } finally {
+    await withAdmin((admin) => admin.deleteTopics({ topics: Object.values(latencyTopics) })).catch(() => undefined);
+  }
+}
+
 async function main() {
-  const memberTopic = name('bench-offline-member');
-  const offlineTopic = name('bench-offline-plugin');
-  const memberLatencyTopic = name('bench-offline-member-latency');
-  const offlineLatencyTopic = name('bench-offline-plugin-latency');
-  const inProcessTopic = name('bench-offline-in-process');
-  const inProcessLatencyTopic = name('bench-offline-in-process-latency');
-  const threeMembersTopic = name('bench-offline-three-members');
-  const threeMembersLatencyTopic = name('bench-offline-three-members-latency');
-  const topics = [
-    memberTopic,
-    offlineTopic,
-    memberLatencyTopic,
-    offlineLatencyTopic,
-    inProcessTopic,
-    inProcessLatencyTopic,
-    threeMembersTopic,
-    threeMembersLatencyTopic,
-  ];
+  const backlogs = Object.fromEntries(PATHS.map((path) => [path, name(`bench-offline-${path}`)])) as Record<PathName, string>;
+  const topics = Object.values(backlogs);
   await withAdmin((admin) => admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true }));
   try {
     console.log(`bench:offline on ${brokers.join(',')}, ${machineLine()}`);
     console.log(`before: ${loadAverage()}`);
-    console.log(`${RECORDS} records of 100 B over 3 partitions per path; batch size ${BATCH_SIZE}, window 0; one run of each path`);
-    const producedIn = await produceBacklog(memberTopic, RECORDS);
-    await produceBacklog(offlineTopic, RECORDS);
-    await produceBacklog(inProcessTopic, RECORDS);
-    await produceBacklog(threeMembersTopic, RECORDS);
-    console.log(`backlogs produced (${(RECORDS / producedIn).toFixed(0)} records/s with kafkajs)`);
+    console.log(
+      `${RECORDS} records of 100 B over 3 partitions per path; batch size ${BATCH_SIZE}, window 0; ${ROUNDS} rounds, ` +
+        'each path reading its backlog again with a new group, the order reversed every other round',
+    );
+    let producedIn = 0;
+    for (const topic of topics) producedIn += await produceBacklog(topic, RECORDS);
+    console.log(`backlogs produced (${((RECORDS * topics.length) / producedIn).toFixed(0)} records/s with kafkajs)`);
 
-    const member = await benchMember(memberTopic);
-    const memberSamples = await memberLatency(memberLatencyTopic);
-    const offline = await benchOffline(offlineTopic, offlineLatencyTopic);
-    const inProcess = await benchOffline(inProcessTopic, inProcessLatencyTopic, ['--useInProcess']);
-    const threeMembers = await benchOffline(threeMembersTopic, threeMembersLatencyTopic, [], 3);
-    const row = (label: string, rates: Rates) =>
-      console.log(
-        `${label.padEnd(48)} ${rates.drain.toFixed(0).padStart(8)} ${(rates.drain / member.drain).toFixed(2).padStart(6)}× ` +
-          `${rates.steady.toFixed(0).padStart(10)} ${(rates.steady / member.steady).toFixed(2).padStart(6)}×`,
-      );
-    console.log(`${''.padEnd(48)} ${'drain/s'.padStart(8)} ${'ratio'.padStart(7)} ${'steady/s'.padStart(10)} ${'ratio'.padStart(7)}`);
-    row('consume member, in process, no-op invoke', member);
-    row('offline-kafka, function via serverless-offline', offline.rates);
-    row('offline-kafka, offline --useInProcess', inProcess.rates);
-    row('offline-kafka, 3 members (one per partition)', threeMembers.rates);
+    const rounds: Record<PathName, PathResult>[] = [];
+    for (let round = 1; round <= ROUNDS; round += 1) rounds.push(await runRound(round, backlogs));
+    const of = (path: PathName, pick: (rates: Rates) => number) => rounds.map((result) => pick(result[path].rates));
+    const rows: Row[] = [['', 'drain/s  ×member', 'steady/s  ×member']];
+    const cell = (path: PathName, pick: (rates: Rates) => number) =>
+      path === 'member'
+        ? formatSpread(spread(of(path, pick)))
+        : `${formatSpread(spread(of(path, pick)))}  ${formatRatio(ratioSpread(of(path, pick), of('member', pick)))}`;
+    for (const path of PATHS) rows.push([LABELS[path], cell(path, (rates) => rates.drain), cell(path, (rates) => rates.steady)]);
+    printTable(`records/s, median (min–max) of ${rounds.length} rounds; ratios to the member taken round by round`, rows);
     console.log('  drain: from the group join until every offset is committed; steady: after the first invocation');
-    console.log(`produce→function latency, window 0, ${LATENCY_SAMPLES} records one at a time:`);
-    console.log(`  consume member:                p50 ${percentile(memberSamples, 50)} ms, p90 ${percentile(memberSamples, 90)} ms`);
-    console.log(
-      `  offline-kafka (worker thread): p50 ${percentile(offline.latencies, 50)} ms, p90 ${percentile(offline.latencies, 90)} ms`,
-    );
-    console.log(
-      `  offline-kafka (--useInProcess): p50 ${percentile(inProcess.latencies, 50)} ms, p90 ${percentile(inProcess.latencies, 90)} ms`,
-    );
+    const pooled = (path: PathName) => rounds.flatMap((result) => result[path].latencies);
+    console.log(`produce→function latency, window 0, ${LATENCY_SAMPLES} records one at a time per round, pooled over the rounds:`);
+    for (const path of ['member', 'offline', 'inProcess'] as const) {
+      const samples = pooled(path);
+      console.log(`  ${LABELS[path].padEnd(48)} p50 ${percentile(samples, 50)} ms, p90 ${percentile(samples, 90)} ms`);
+    }
     console.log(`after: ${loadAverage()}`);
   } finally {
     await withAdmin((admin) => admin.deleteTopics({ topics })).catch(() => undefined);
