@@ -10,6 +10,7 @@ import { LogFormatError, chooseLogFormat, shortMemberId, terminalLine } from '..
 import { quietPagePolling } from '../plugins/offline-kafka/src/quiet-polling';
 import { startConsumeCli, type Member } from './support/consume';
 import { freePortPair } from './support/free-port';
+import { startOffline, type Offline } from './support/offline';
 import { uniqueName, withAdmin } from './support/kafka';
 import { waitFor } from './support/wait';
 
@@ -144,5 +145,61 @@ describe('a broker outage under a running member', () => {
     // npm passes the Ctrl-C on and reports it as its own exit; the member itself leaves the group.
     await member.process.stop('SIGINT');
     expect(member.process.output()).toMatch(/INFO +group left .*stoppedBecause=stopped/);
+  }, 240_000);
+});
+
+describe('a broker that is down when serverless offline starts', () => {
+  let port = 0;
+  let offline: Offline | undefined;
+  afterAll(async () => {
+    await offline?.stop();
+    if (port !== 0)
+      await kafkaDown(
+        optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined),
+        true,
+      );
+  });
+
+  it("prints one line per retry of the Kafka-triggered function's mapping and one when Kafka is back, then delivers", async () => {
+    // Nothing listens on the port yet: offline starts with the shipped mapping on and its broker down.
+    port = await freePortPair();
+    offline = await startOffline({ env: { KAFKA_BROKERS: `localhost:${port}`, OFFLINE_KAFKA_ENABLED: 'true', LOG_FORMAT: 'pretty' } });
+    const running = offline;
+    const retries = () => running.process.output().match(/WARN +kafka unreachable, member retrying function=recordHandler .*$/gm) ?? [];
+    await waitFor('two retry lines', () => retries().length >= 2, 60_000);
+    expect((await fetch(`${running.baseUrl}/groups/payment-done-record-handler`)).status).toBe(503);
+
+    const options = optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined);
+    await kafkaUp(options);
+    const back = await running.process.waitForOutput(/INFO +kafka reachable again function=recordHandler .*restarts=(\d+)/, 90_000);
+    await running.process.waitForOutput(/INFO +group joined function=recordHandler group=payment-done-record-handler /, 30_000);
+
+    // Until Kafka answered, the mapping said it started (stdout) and then one retry line per attempt (stderr), nothing else.
+    const messagesOf = (text: string) =>
+      text
+        .split('\n')
+        .filter((line) => PRETTY_LINE.test(line) && line.includes(' function=recordHandler '))
+        .map((line) => line.replace(/^\S+ +\S+ +/, '').split(' function=')[0]);
+    const stdoutBeforeRecovery = running.process.stdout().split(/INFO +kafka reachable again /)[0] ?? '';
+    expect(messagesOf(stdoutBeforeRecovery)).toEqual(['event source mapping started payment-done']);
+    expect(messagesOf(running.process.stderr())).toEqual(retries().map(() => 'kafka unreachable, member retrying'));
+    for (const [index, line] of retries().entries()) {
+      expect(line).toContain(`waitingFor="broker localhost:${port}"`);
+      expect(line).toContain(`attempt=${index + 1} `);
+      expect(line).toMatch(/retryInMs=\d+ /);
+    }
+    expect(retries().length).toBe(Number(back[1]));
+    const text = running.process.output();
+    expect(text).not.toMatch(/^\s+at /m);
+    expect(text).not.toMatch(/member failed|group leaving|mapping member stopped/);
+
+    // Back for good: a record produced now reaches the function.
+    const response = await fetch(`${running.baseUrl}/produce`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'payment-done', messages: [{ key: 'user1', value: 'paid 10' }] }),
+    });
+    expect(response.status).toBe(200);
+    await running.process.waitForOutput(/INFO +function invoked function=recordHandler .*outcome=success/, 30_000);
   }, 240_000);
 });

@@ -175,7 +175,10 @@ describe('Kafka-triggered functions under serverless offline (offline-kafka plug
       'the self-managed mapping to retry',
       () =>
         jsonLines(offline.process.output()).some(
-          (line) => line.message === 'mapping member stopped, starting it again' && line.function === 'selfManaged',
+          (line) =>
+            line.message === 'kafka unreachable, member retrying' &&
+            line.function === 'selfManaged' &&
+            line.waitingFor === `broker localhost:${proxyPort}`,
         ),
       20_000,
     );

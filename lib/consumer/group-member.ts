@@ -23,7 +23,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { MSKRecord } from 'aws-lambda';
 import type { ConsumeConfig } from '../config';
 import { errorMessage } from '../errors';
-import { innermostError, isConnectionFailure, isUnknownTopic, unreachableBroker } from '../kafka/errors';
+import { awaitedBroker, innermostError, isConnectionFailure, isUnknownTopic } from '../kafka/errors';
 import { BatchCollector, type Contribution, type ContributionOutcome } from './batch-collector';
 import { CommitQueue } from './commit-queue';
 import { Heartbeats } from './heartbeats';
@@ -70,6 +70,19 @@ export interface GroupMemberOptions extends MemberSettings {
   maxRecords?: number;
   /** Stop after this long (measured from the start). */
   durationMs?: number;
+  /**
+   * Set by an owner that starts the member again when Kafka cannot be reached at start (the offline-kafka
+   * mapping): the owner says each retry in one line, so the member's own lines about such a start are debug.
+   * `outage` is the one under way: the member counts its own restarts on it and ends it with "kafka
+   * reachable again" once it is in the group.
+   */
+  supervised?: { outage: Outage | undefined };
+}
+
+/** Kafka unreachable since `since`; `restarts` members or consumers started again meanwhile. */
+export interface Outage {
+  since: number;
+  restarts: number;
 }
 
 /** Why a member ended. The ones after `stopped` are failures: the member could not go on. */
@@ -79,7 +92,8 @@ export type MemberEnd =
   | { kind: 'stopped' }
   /** The on-failure destination refused records: they and the partition's later records stay uncommitted. */
   | { kind: 'destination-failed'; destination: string; partition: string; error: string }
-  | { kind: 'could-not-start'; error: string }
+  /** `unreachable` when Kafka could not be reached: what the start waited for (`broker host:port`, `the cluster`), and why. */
+  | { kind: 'could-not-start'; error: string; unreachable?: { waitingFor: string; error: string } }
   | { kind: 'crashed'; error: string };
 
 export interface GroupMemberSummary {
@@ -190,11 +204,10 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
           outage ??= { since: Date.now(), restarts: 0 };
           outage.restarts += 1;
           const retryInMs = Math.min(OUTAGE_BACKOFF_MS * 2 ** (outage.restarts - 1), MAX_OUTAGE_BACKOFF_MS);
-          const broker = unreachableBroker(error);
           logger.warn('kafka unreachable, member retrying', {
             groupId,
             memberId,
-            waitingFor: broker === undefined ? 'the cluster' : `broker ${broker}`,
+            waitingFor: awaitedBroker(error),
             retryInMs,
             attempt: outage.restarts,
             error: errorMessage(innermostError(error)),
@@ -216,7 +229,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   let memberId: string | undefined;
   let partitions: number[] = [];
   // Since the first restart for an unreachable cluster, until the member is in the group again.
-  let outage: { since: number; restarts: number } | undefined;
+  let outage: Outage | undefined = options.supervised?.outage;
   /** Records finished (handled, filtered out or given up on) and filtered out. */
   const counters = { finished: 0, filtered: 0 };
   /** Records handed to the collector and not yet failed: bounds what maxRecords lets through. */
@@ -429,6 +442,9 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     void requestStop(failed);
   };
 
+  /** A start that failed because Kafka is unreachable, which the member's owner retries and reports itself. */
+  const retriedByOwner = () => options.supervised !== undefined && end.kind === 'could-not-start' && end.unreachable !== undefined;
+
   const requestStop = (reason: MemberEnd): Promise<GroupMemberSummary> => {
     if (stopPromise !== undefined) return stopPromise;
     stopping = true;
@@ -436,7 +452,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     stopRequested.resolve();
     stopPromise = (async () => {
       if (durationTimer !== undefined) clearTimeout(durationTimer);
-      logger.info('group leaving', { groupId, memberId, reason: reason.kind });
+      const say = retriedByOwner() ? logger.debug.bind(logger) : logger.info.bind(logger);
+      say('group leaving', { groupId, memberId, reason: reason.kind });
       // kafkajs's stop is a no-op until run() has returned (its runner is not "running" while it joins),
       // and would then leave a consumer behind that rejoins by itself: let the start finish first.
       await started.catch(() => undefined);
@@ -455,7 +472,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
       // Settled already when it joined: then this changes nothing.
       joined.reject(new Error(describeEnd(end) ?? `member of ${groupId} stopped (${reason.kind}) before it joined the group`));
       const result = summary();
-      logger.info('group left', { ...result });
+      say('group left', { ...result });
       doneDeferred.resolve(result);
       return result;
     })();
@@ -533,8 +550,18 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   const started = start();
   started.catch((error: unknown) => {
     const reason = isUnknownTopic(error) ? `topic '${topic}' does not exist` : errorMessage(error);
-    end = { kind: 'could-not-start', error: `could not start the member of ${groupId} on ${topic}: ${reason}` };
-    logger.error('member failed', { groupId, topic, end, error: end.error });
+    const failed: MemberEnd = {
+      kind: 'could-not-start',
+      error: `could not start the member of ${groupId} on ${topic}: ${reason}`,
+      ...(isConnectionFailure(error)
+        ? { unreachable: { waitingFor: awaitedBroker(error), error: errorMessage(innermostError(error)) } }
+        : {}),
+    };
+    // Stopped while connecting (Ctrl-C with Kafka down), or retried by the owner: said elsewhere, not an error here.
+    const wasStopping = stopping;
+    end = failed;
+    if (wasStopping || retriedByOwner()) logger.debug('member failed', { groupId, topic, end, error: failed.error });
+    else logger.error('member failed', { groupId, topic, end, error: failed.error });
     joined.reject(error);
     void requestStop(end);
   });

@@ -75,6 +75,12 @@ export function unreachableBroker(error: unknown): string | undefined {
   return undefined;
 }
 
+/** What a client kept from an unreachable cluster waits for, in words: `broker host:port`, else `the cluster`. */
+export function awaitedBroker(error: unknown): string {
+  const broker = unreachableBroker(error);
+  return broker === undefined ? 'the cluster' : `broker ${broker}`;
+}
+
 /** kafkajs gave up after its retries (whatever the last attempt met). */
 export function isRetriesExhausted(error: unknown): boolean {
   return hasName(error, new Set(['KafkaJSNumberOfRetriesExceeded']));

@@ -10,6 +10,8 @@ export interface RunningProcess {
   /** Everything printed so far on stdout and stderr. */
   output: () => string;
   stdout: () => string;
+  /** What it printed on stderr (Powertools prints WARN and above there). */
+  stderr: () => string;
   /** Resolves when the output matches, rejects after timeoutMs or when the process exits first. */
   waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
   /** Resolves with the exit code (or signal name) once the process has exited. */
@@ -112,7 +114,7 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
     return value;
   };
 
-  return { child, output, stdout: () => stdout, waitForOutput, exited, stop };
+  return { child, output, stdout: () => stdout, stderr: () => stderr, waitForOutput, exited, stop };
 }
 
 export interface Finished {
@@ -139,8 +141,7 @@ export async function runCommand(command: string, args: string[], options: RunOp
   // 'exit' can come before the last output: wait until both streams are closed.
   await Promise.all([child.child.stdout, child.child.stderr].map((stream) => (stream.closed ? undefined : once(stream, 'close'))));
   clearTimeout(timer);
-  const stdout = child.stdout();
-  return { code, stdout, stderr: child.output().slice(stdout.length) };
+  return { code, stdout: child.stdout(), stderr: child.stderr() };
 }
 
 /** One of Kafka's own tools, `npm run kafka -- <tool> <args>`: a client that is not ours, from the project's jars. */

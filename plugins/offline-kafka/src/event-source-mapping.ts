@@ -16,7 +16,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKRecord } from 'aws-lambda';
 import type { ConsumeConfig } from '../../../lib/config';
-import { startGroupMember, type GroupMember, type GroupMemberSummary } from '../../../lib/consumer/group-member';
+import { startGroupMember, type GroupMember, type GroupMemberSummary, type Outage } from '../../../lib/consumer/group-member';
 import type { KafkaEvent } from '../../../lib/consumer/lambda-event';
 import { formatFailureDestination } from '../../../lib/consumer/delivery-policy';
 import { errorMessage } from '../../../lib/errors';
@@ -124,30 +124,50 @@ export class EventSourceMapping {
     return summaries.filter((summary): summary is GroupMemberSummary => summary !== undefined);
   }
 
+  /**
+   * Keeps member `index` running. While Kafka cannot be reached at start, each attempt is one line saying what
+   * it waits for (the member itself stays quiet about it), and the member that gets in says "kafka reachable
+   * again" with the outage's length, as a member does when Kafka goes away under it.
+   */
   async #supervise(index: number): Promise<void> {
     const backoff = this.#options.restartBackoffMs ?? { initial: 1_000, max: 5_000 };
     let delay = backoff.initial;
+    let outage: Outage | undefined;
     while (!this.#stopping) {
-      const member = this.#startMember();
+      const member = this.#startMember(outage);
       this.#members[index] = member;
       member.joined.then(
         () => {
           delay = backoff.initial;
+          outage = undefined;
         },
         () => undefined,
       );
       const summary = await member.done;
       if (this.#stopping) return;
       if (summary.stoppedBecause !== 'failed') return;
-      if (summary.end.kind === 'destination-failed') {
+      const { end } = summary;
+      if (end.kind === 'destination-failed') {
         this.#log.error('event source mapping stopped: its on-failure destination refused records; restart offline to try again', {
           member: index,
-          end: summary.end,
+          end,
           recordsProcessed: summary.recordsProcessed,
         });
         return;
       }
-      this.#log.warn('mapping member stopped, starting it again', { member: index, error: summary.error, retryInMs: delay });
+      if (end.kind === 'could-not-start' && end.unreachable !== undefined) {
+        outage ??= { since: Date.now(), restarts: 0 };
+        outage.restarts += 1;
+        this.#log.warn('kafka unreachable, member retrying', {
+          member: index,
+          waitingFor: end.unreachable.waitingFor,
+          retryInMs: delay,
+          attempt: outage.restarts,
+          error: end.unreachable.error,
+        });
+      } else {
+        this.#log.warn('mapping member stopped, starting it again', { member: index, error: summary.error, retryInMs: delay });
+      }
       await this.#sleep(delay);
       delay = Math.min(delay * 2, backoff.max);
     }
@@ -165,7 +185,7 @@ export class EventSourceMapping {
     });
   }
 
-  #startMember(): GroupMember {
+  #startMember(outage: Outage | undefined): GroupMember {
     const { spec } = this;
     const { consume, kafka } = this.#options;
     const filter = spec.filter;
@@ -186,6 +206,7 @@ export class EventSourceMapping {
       functionName: spec.functionName,
       eventSource: spec.eventSource,
       invoke: (event) => this.#invoke(event),
+      supervised: { outage },
       ...(filter === undefined ? {} : { filter: (record: MSKRecord) => filter.matches(record) }),
     });
   }
