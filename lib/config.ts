@@ -13,7 +13,7 @@ import {
   parseFailureDestination,
 } from './consumer/delivery-policy';
 import { PARTITIONER_NAMES, type PartitionerName } from './produce/partitioners';
-import { isGroupName, isHostPort, isTopicName } from './validation';
+import { isGroupName, isHostPort, isTopicName, registryUrlProblem } from './validation';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -172,19 +172,8 @@ function readSchemaRegistry(env: Env): SchemaRegistryConfig {
   const timeoutMs = readInt(env, 'SCHEMA_REGISTRY_TIMEOUT_MS', 3_000, 100, 60_000);
   const raw = read(env, 'SCHEMA_REGISTRY_URL');
   if (raw === undefined) return { url: localSchemaRegistryUrl(port), external: false, port, timeoutMs };
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError('SCHEMA_REGISTRY_URL', `expected an http(s) URL, got '${raw}'`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ConfigError('SCHEMA_REGISTRY_URL', `expected an http(s) URL, got '${raw}'`);
-  }
-  if (parsed.username !== '' || parsed.password !== '') {
-    // Registry authentication is not emulated; credentials in the URL would end up in logs.
-    throw new ConfigError('SCHEMA_REGISTRY_URL', 'credentials in the URL are not supported');
-  }
+  const problem = registryUrlProblem(raw);
+  if (problem !== undefined) throw new ConfigError('SCHEMA_REGISTRY_URL', problem);
   return { url: raw.replace(/\/+$/, ''), external: true, port, timeoutMs };
 }
 

@@ -29,6 +29,22 @@ export function isGroupName(name: string): boolean {
   return GROUP_NAME.test(name);
 }
 
+/**
+ * What is wrong with a schema registry's base URL (undefined when nothing): it must be http(s), and carry no
+ * credentials (registry authentication is not emulated, and credentials in a URL end up in logs).
+ */
+export function registryUrlProblem(raw: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    return `expected an http(s) URL, got '${raw}'`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `expected an http(s) URL, got '${raw}'`;
+  if (parsed.username !== '' || parsed.password !== '') return 'credentials in the URL are not supported';
+  return undefined;
+}
+
 const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
 
 /** One bootstrap broker address, `host:port`. */

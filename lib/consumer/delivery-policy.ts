@@ -163,8 +163,24 @@ export function readInvocationResponse(response: unknown, invoked: PartitionBatc
 
 // ---- the policy ----
 
-/** Why records went to the on-failure destination (AWS's `requestContext.condition`). */
-export type FailureCondition = 'RetriesExhausted' | 'RecordAgeExceeded';
+/**
+ * Why records went to the on-failure destination (AWS's `requestContext.condition`): retries used up, too old,
+ * or refused by the mapping's schema registry with AWS's reason code (the function never saw those).
+ */
+export type FailureCondition = 'RetriesExhausted' | 'RecordAgeExceeded' | SchemaFailureCondition;
+
+/** AWS's reason codes for a record its schema registry step refuses: no such schema, or not deserializable with it. */
+export type SchemaFailureCondition = 'SCHEMA_NOT_FOUND' | 'DESERIALIZATION_ERROR';
+
+/**
+ * A step between fetching and invoking that may refuse records (a schema registry's validation): per partition,
+ * in the order given, the records that pass as the function is to receive them, and the refused ones by reason.
+ * Throws when it cannot decide (the registry does not answer): the records then wait and are tried again.
+ */
+export type RecordValidation = (batches: PartitionBatch[]) => Promise<{
+  batches: PartitionBatch[];
+  rejected: { condition: SchemaFailureCondition; batches: PartitionBatch[] }[];
+}>;
 
 /** Records given up on: sent to the on-failure destination (or discarded without one), then committed. */
 export interface FailedRecords {
@@ -266,7 +282,10 @@ async function invokeOnce(batches: PartitionBatch[], ctx: DeliveryContext): Prom
 }
 
 /** Sends records to the destination (or discards them), then they count as done. Returns the outcome on failure. */
-async function giveUp(failed: FailedRecords, ctx: DeliveryContext): Promise<PartitionOutcome | undefined> {
+export async function giveUp(
+  failed: FailedRecords,
+  ctx: Pick<DeliveryContext, 'sendToDestination' | 'stats' | 'logger'>,
+): Promise<PartitionOutcome | undefined> {
   const count = failed.batches.reduce((sum, { messages }) => sum + messages.length, 0);
   if (count === 0) return undefined;
   const offsets = Object.fromEntries(failed.batches.map((batch) => [partitionKey(batch), offsetsText(batch)]));

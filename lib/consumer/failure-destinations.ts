@@ -10,6 +10,10 @@
  *   first and last offset and timestamp of each "<topic>-<partition>"; the records themselves are not sent.
  * - S3: the same, plus `payload`, the whole event as a JSON string.
  *
+ * Records a schema registry refused (record-transform.ts) carry AWS's reason code, SCHEMA_NOT_FOUND or
+ * DESERIALIZATION_ERROR, as `requestContext.condition`, with `approximateInvokeCount` 0 and a null
+ * `responseContext` (the function was not invoked for them), and their original key and value.
+ *
  * SQS, SNS and S3 cannot be reached locally: what AWS would send is appended, one JSON line per invocation
  * record, to `<directory>/<sqs|sns|s3>/<queue, topic or bucket>.jsonl`, and logged.
  */

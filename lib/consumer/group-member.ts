@@ -4,6 +4,8 @@
  *
  * - records reach `invoke` as Lambda's Kafka event, at most `batchSize` per invocation, records of
  *   several partitions in one event when one fetch brought them (batch-collector.ts);
+ * - with a schema registry, records are validated and decoded first: those refused go to the on-failure
+ *   destination with AWS's reason code (or are dropped without one), and filterPatterns see the decoded rest;
  * - the broker holds each fetch until about a batch's worth of bytes is there or `batchWindowMs` has
  *   passed (0: deliver as soon as anything is there);
  * - failures are handled as AWS's error-handling controls say (delivery-policy.ts): retries with backoff,
@@ -28,9 +30,18 @@ import { BatchCollector, type Contribution, type ContributionOutcome } from './b
 import { CommitQueue } from './commit-queue';
 import { Heartbeats } from './heartbeats';
 import { Latch } from './latch';
-import { deliverBatch, formatFailureDestination, type DeliveryStats, type PartitionOutcome } from './delivery-policy';
+import {
+  backoffMs,
+  deliverBatch,
+  formatFailureDestination,
+  giveUp,
+  type DeliveryContext,
+  type DeliveryStats,
+  type PartitionOutcome,
+  type RecordValidation,
+} from './delivery-policy';
 import { createFailureDestination, localFunctionArn } from './failure-destinations';
-import { buildKafkaEvent, lambdaRecord, type EventSourceSpec, type KafkaEvent, type PartitionBatch } from './lambda-event';
+import { buildKafkaEvent, filterRecord, type EventSourceSpec, type KafkaEvent, type PartitionBatch } from './lambda-event';
 
 export type { EventSourceSpec, KafkaEvent } from './lambda-event';
 
@@ -62,8 +73,13 @@ export interface GroupMemberOptions extends MemberSettings {
    * `batchItemFailures` names failed; throwing = the batch failed.
    */
   invoke: (event: KafkaEvent) => Promise<unknown>;
-  /** Records for which this returns false are not passed to invoke but are committed (Lambda filterPatterns). */
+  /**
+   * Records for which this returns false are not passed to invoke but are committed (Lambda filterPatterns).
+   * With `validate`, it sees the records that passed, their values deserialized.
+   */
   filter?: (record: MSKRecord) => boolean;
+  /** The schema registry step: records it refuses go to the on-failure destination (or are dropped), then are committed. */
+  validate?: RecordValidation;
   /** The function's name in the invocation records sent to the on-failure destination (default consume). */
   functionName?: string;
   /** Stop after this many records were finished. */
@@ -140,6 +156,8 @@ const MAX_MIN_BYTES = 1_048_576;
 /** Wait before kafkajs restarts a member that crashed because Kafka is unreachable: doubled per restart, capped. */
 const OUTAGE_BACKOFF_MS = 500;
 const MAX_OUTAGE_BACKOFF_MS = 3_000;
+/** Least wait before asking a schema registry that did not answer again. */
+const MIN_REGISTRY_RETRY_MS = 100;
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -304,83 +322,136 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     }
     const payloads = new Map(contributions.map((c) => [`${c.topic}-${c.partition}`, c.payload]));
     const generationAtDelivery = generation;
+    const context: DeliveryContext = {
+      settings: options.errorHandling,
+      retryBackoffMs: options.retryBackoffMs,
+      toEvent: (records) => buildKafkaEvent(options.eventSource, records),
+      invoke: options.invoke,
+      sendToDestination: destination?.send,
+      commit: (name, partition, nextOffset) => {
+        const payload = payloads.get(`${name}-${partition}`);
+        if (payload !== undefined) commits.add(name, partition, nextOffset, payload);
+      },
+      wait: (ms) => waitUnless(ms, stopRequested.promise),
+      // A rebalance hands the partitions over: whoever owns them next starts again from the committed offset.
+      stopping: () => stopping || generation !== generationAtDelivery,
+      now: Date.now,
+      logger: deliveryLogger,
+      stats,
+    };
     const batches = contributions.map(({ topic: name, partition, messages }) => ({ topic: name, partition, messages }));
-    const kept = keepFiltered(batches);
+    const validated = await validateRecords(batches, context);
+    if (validated.kind !== 'passed') {
+      // Stopping while the registry did not answer, or the destination refused what it refused: nothing is committed.
+      claimed -= count;
+      if (validated.kind === 'destination-failed') fail(destinationFailed(validated.partition, validated.error));
+      return contributions.map(() => Promise.resolve(stopped));
+    }
+    const passed = validated.batches;
+    const kept = keepFiltered(passed);
     const delivery = deliverBatch(
       kept.filter(({ messages }) => messages.length > 0),
-      {
-        settings: options.errorHandling,
-        retryBackoffMs: options.retryBackoffMs,
-        toEvent: (records) => buildKafkaEvent(options.eventSource, records),
-        invoke: options.invoke,
-        sendToDestination: destination?.send,
-        commit: (name, partition, nextOffset) => {
-          const payload = payloads.get(`${name}-${partition}`);
-          if (payload !== undefined) commits.add(name, partition, nextOffset, payload);
-        },
-        wait: (ms) => waitUnless(ms, stopRequested.promise),
-        // A rebalance hands the partitions over: whoever owns them next starts again from the committed offset.
-        stopping: () => stopping || generation !== generationAtDelivery,
-        now: Date.now,
-        logger: deliveryLogger,
-        stats,
-      },
+      context,
     );
     await delivery.invoked;
     return contributions.map(async (contribution, index): Promise<ContributionOutcome> => {
       const key = `${contribution.topic}-${contribution.partition}`;
       const keptCount = kept[index]?.messages.length ?? 0;
+      const filteredCount = (passed[index]?.messages.length ?? 0) - keptCount;
       if (keptCount === 0) {
-        // Every record was left out by the filter: committed without an invocation (Lambda filterPatterns).
+        // Every record was left out by the filter or refused by the schema step: committed without an invocation.
         const last = contribution.messages[contribution.messages.length - 1];
         if (last !== undefined) commits.add(contribution.topic, contribution.partition, nextOffsetAfter(last.offset), contribution.payload);
-        finished(contribution, keptCount);
+        finished(contribution, filteredCount);
         return { ok: true };
       }
       const outcome = delivery.outcomes.get(key) ?? Promise.resolve<PartitionOutcome>({ kind: 'done' });
       if (delivery.settling.has(key)) {
         // Retried on its own: the partition is paused so that kafkajs goes on fetching the others (its fetch
         // loop waits for every eachBatch of a fetch), and picks up after the settled records once resumed.
-        detach(contribution, keptCount, outcome, generationAtDelivery);
+        detach(contribution, filteredCount, outcome, generationAtDelivery);
         return stopped;
       }
-      return settled(contribution, keptCount, await outcome);
+      return settled(contribution, filteredCount, await outcome);
     });
   };
 
+  /**
+   * The schema step before the filter and the function (when there is one): refused records are handed to the
+   * on-failure destination (or dropped) before the others are invoked, so the commit after them covers them. A
+   * registry that does not answer holds the batch, retried with backoff until it answers or the member stops.
+   */
+  const validateRecords = async (
+    batches: PartitionBatch[],
+    context: DeliveryContext,
+  ): Promise<
+    | { kind: 'passed'; batches: PartitionBatch[] }
+    | { kind: 'interrupted' }
+    | { kind: 'destination-failed'; partition: string; error: unknown }
+  > => {
+    const { validate } = options;
+    if (validate === undefined) return { kind: 'passed', batches };
+    for (let attempt = 1; ; attempt += 1) {
+      let result: Awaited<ReturnType<RecordValidation>>;
+      try {
+        result = await validate(batches);
+      } catch (error) {
+        if (context.stopping()) return { kind: 'interrupted' };
+        // A floor, so that CONSUME_RETRY_BACKOFF_MS=0 does not ask a registry that is down in a tight loop.
+        const retryInMs = backoffMs(Math.max(options.retryBackoffMs, MIN_REGISTRY_RETRY_MS), attempt);
+        context.logger.warn('schema registry unavailable, batch held', { attempt, retryInMs, error: errorMessage(error) });
+        await context.wait(retryInMs);
+        if (context.stopping()) return { kind: 'interrupted' };
+        continue;
+      }
+      for (const { condition, batches: refused } of result.rejected) {
+        const outcome = await giveUp({ condition, batches: refused, attempts: 0, error: undefined }, context);
+        if (outcome?.kind === 'destination-failed') {
+          const first = refused[0];
+          return {
+            kind: 'destination-failed',
+            partition: first === undefined ? '' : `${first.topic}-${first.partition}`,
+            error: outcome.error,
+          };
+        }
+      }
+      return { kind: 'passed', batches: result.batches };
+    }
+  };
+
+  const destinationFailed = (partition: string, error: unknown): MemberEnd => ({
+    kind: 'destination-failed',
+    destination: options.errorHandling.onFailure === undefined ? 'none' : formatFailureDestination(options.errorHandling.onFailure),
+    partition,
+    error: errorMessage(error),
+  });
+
   /** Counts a contribution whose records are all finished; ends the member at maxRecords. */
-  const finished = (contribution: Contribution, keptCount: number) => {
+  const finished = (contribution: Contribution, filteredCount: number) => {
     counters.finished += contribution.messages.length;
-    counters.filtered += contribution.messages.length - keptCount;
+    counters.filtered += filteredCount;
     if (options.maxRecords !== undefined && counters.finished >= options.maxRecords) void requestStop({ kind: 'max-records' });
   };
 
-  const settled = (contribution: Contribution, keptCount: number, outcome: PartitionOutcome): ContributionOutcome => {
+  const settled = (contribution: Contribution, filteredCount: number, outcome: PartitionOutcome): ContributionOutcome => {
     if (outcome.kind === 'done') {
       // Records the filter left out after the last one invoked are committed with it.
       const last = contribution.messages[contribution.messages.length - 1];
       if (last !== undefined) commits.add(contribution.topic, contribution.partition, nextOffsetAfter(last.offset), contribution.payload);
-      finished(contribution, keptCount);
+      finished(contribution, filteredCount);
       return { ok: true };
     }
     claimed -= contribution.messages.length;
-    if (outcome.kind === 'destination-failed') {
-      fail({
-        kind: 'destination-failed',
-        destination: options.errorHandling.onFailure === undefined ? 'none' : formatFailureDestination(options.errorHandling.onFailure),
-        partition: `${contribution.topic}-${contribution.partition}`,
-        error: errorMessage(outcome.error),
-      });
-    }
+    if (outcome.kind === 'destination-failed') fail(destinationFailed(`${contribution.topic}-${contribution.partition}`, outcome.error));
     return stopped;
   };
 
-  const detach = (contribution: Contribution, keptCount: number, outcome: Promise<PartitionOutcome>, generationAtDelivery: number) => {
+  const detach = (contribution: Contribution, filteredCount: number, outcome: Promise<PartitionOutcome>, generationAtDelivery: number) => {
     const { topic: name, partition, messages } = contribution;
     consumer.pause([{ topic: name, partitions: [partition] }]);
     paused.add(partition);
     void outcome.then((result) => {
-      const next = settled(contribution, keptCount, result);
+      const next = settled(contribution, filteredCount, result);
       const last = messages[messages.length - 1];
       if (!next.ok || stopping || generation !== generationAtDelivery || last === undefined) return;
       consumer.seek({ topic: name, partition, offset: nextOffsetAfter(last.offset) });
@@ -396,7 +467,7 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     try {
       return batches.map((batch) => ({
         ...batch,
-        messages: batch.messages.filter((message) => filter(lambdaRecord(batch.topic, batch.partition, message))),
+        messages: batch.messages.filter((message) => filter(filterRecord(batch.topic, batch.partition, message))),
       }));
     } catch {
       // Building the event fails the same way, through the delivery policy, like a handler error.

@@ -17,8 +17,23 @@ export type KafkaEvent = MSKEvent | SelfManagedKafkaEvent;
 export interface PartitionBatch {
   topic: string;
   partition: number;
-  messages: KafkaMessage[];
+  messages: DeliveredMessage[];
 }
+
+/** What a schema registry says of a key or value it validated: `{ dataFormat, schemaId }`, as AWS adds it to the record. */
+export interface SchemaMetadata {
+  dataFormat: string;
+  schemaId: string;
+}
+
+/**
+ * A fetched record after the step before the function (a schema registry's validation, record-transform.ts):
+ * its key and value as the function receives them, with their schema metadata, and the value's deserialized
+ * JSON, which filterPatterns are matched against (AWS filters the deserialized record).
+ */
+export type DeliveredMessage = KafkaMessage & {
+  schema?: { keySchemaMetadata?: SchemaMetadata; valueSchemaMetadata?: SchemaMetadata; filterValue?: Buffer };
+};
 
 /** Kafka's record-batch timestamp type (kafkajs keeps it on the batch context it attaches to each message). */
 const LOG_APPEND_TIME = 1;
@@ -52,7 +67,8 @@ export function lambdaHeaders(message: KafkaMessage): MSKRecordHeader[] {
  * One record as Lambda gives it. A null key or value (a tombstone) is left out of the record, as Lambda
  * does, although @types/aws-lambda declares both as always present.
  */
-export function lambdaRecord(topic: string, partition: number, message: KafkaMessage): MSKRecord {
+export function lambdaRecord(topic: string, partition: number, message: DeliveredMessage): MSKRecord {
+  const schema = message.schema;
   const record = {
     topic,
     partition,
@@ -62,8 +78,16 @@ export function lambdaRecord(topic: string, partition: number, message: KafkaMes
     ...(message.key === null ? {} : { key: message.key.toString('base64') }),
     ...(message.value === null ? {} : { value: message.value.toString('base64') }),
     headers: lambdaHeaders(message),
+    ...(schema?.keySchemaMetadata === undefined ? {} : { keySchemaMetadata: schema.keySchemaMetadata }),
+    ...(schema?.valueSchemaMetadata === undefined ? {} : { valueSchemaMetadata: schema.valueSchemaMetadata }),
   };
   return record as MSKRecord;
+}
+
+/** The record filterPatterns are matched against: as delivered, with a validated value in its deserialized JSON form. */
+export function filterRecord(topic: string, partition: number, message: DeliveredMessage): MSKRecord {
+  const filterValue = message.schema?.filterValue;
+  return lambdaRecord(topic, partition, filterValue === undefined ? message : { ...message, value: filterValue });
 }
 
 /** The `records` map of a Kafka event: "<topic>-<partition>" → records in offset order. */

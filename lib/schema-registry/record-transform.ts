@@ -4,7 +4,8 @@
  * Lambda"): each attribute named in SchemaValidationConfigs (KEY, VALUE) is validated against the schema
  * its wire-format header names, fetched by id from the registry. A record whose schema is not found fails
  * with reason SCHEMA_NOT_FOUND, one that cannot be deserialized with DESERIALIZATION_ERROR: AWS sends those
- * to the on-failure destination, or drops them, and invokes the function with the others.
+ * to the on-failure destination with that reason code, or drops them without one, and invokes the function
+ * with the others. Filter criteria are then matched against the deserialized record.
  *
  * What the function then receives for a validated attribute:
  *   JSON    the decoded record as JSON text (base64, like every Kafka value in the event);
@@ -12,7 +13,11 @@
  *           Protobuf deserializer reads and skips them when the schema id is a Confluent one);
  * and `keySchemaMetadata` / `valueSchemaMetadata`: `{ "dataFormat": "AVRO" | "PROTOBUF" | "JSON", "schemaId": "<id>" }`.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKRecord } from 'aws-lambda';
+import type { KafkaMessage } from 'kafkajs';
+import type { DeliveredMessage, PartitionBatch } from '../consumer/lambda-event';
+import type { RecordValidation } from '../consumer/delivery-policy';
 import type { SchemaType } from './codecs';
 import type { SchemaSerde } from './schema-serde';
 
@@ -50,14 +55,14 @@ export interface TransformedRecords {
 }
 
 type AttributeOutcome =
-  | { kind: 'ok'; data: string; metadata: SchemaMetadata }
+  | { kind: 'ok'; delivered: Buffer; json: Buffer; metadata: SchemaMetadata }
   | { kind: 'absent' }
   | { kind: 'rejected'; reason: SchemaFailureReason; detail: string };
 
-async function transformAttribute(encoded: string | undefined, format: EventRecordFormat, serde: SchemaSerde): Promise<AttributeOutcome> {
+async function transformAttribute(bytes: Buffer | null, format: EventRecordFormat, serde: SchemaSerde): Promise<AttributeOutcome> {
   // A record without a key (or a tombstone without a value) has nothing to validate.
-  if (encoded === undefined || encoded === null) return { kind: 'absent' };
-  const outcome = await serde.decode(Buffer.from(encoded, 'base64'));
+  if (bytes === null) return { kind: 'absent' };
+  const outcome = await serde.decode(bytes);
   switch (outcome.kind) {
     case 'not-wire-format':
       return {
@@ -70,19 +75,44 @@ async function transformAttribute(encoded: string | undefined, format: EventReco
     case 'undecodable':
       return { kind: 'rejected', reason: 'DESERIALIZATION_ERROR', detail: outcome.reason };
     case 'decoded': {
-      const bytes = format === 'JSON' ? Buffer.from(JSON.stringify(outcome.json), 'utf8') : outcome.body;
+      const json = Buffer.from(JSON.stringify(outcome.json), 'utf8');
       return {
         kind: 'ok',
-        data: bytes.toString('base64'),
+        delivered: format === 'JSON' ? json : outcome.body,
+        json,
         metadata: { dataFormat: outcome.schemaType, schemaId: String(outcome.schemaId) },
       };
     }
   }
 }
 
+type MessageOutcome =
+  | { kind: 'delivered'; message: DeliveredMessage }
+  | { kind: 'rejected'; attribute: SchemaAttribute; reason: SchemaFailureReason; detail: string };
+
+/** One fetched record through the step: as the function receives it, or why it is not delivered. */
+async function transformMessage(message: KafkaMessage, settings: SchemaRegistrySettings, serde: SchemaSerde): Promise<MessageOutcome> {
+  let delivered: DeliveredMessage = message;
+  for (const attribute of settings.attributes) {
+    const outcome = await transformAttribute(attribute === 'KEY' ? message.key : message.value, settings.eventRecordFormat, serde);
+    if (outcome.kind === 'rejected') return { kind: 'rejected', attribute, reason: outcome.reason, detail: outcome.detail };
+    if (outcome.kind === 'absent') continue;
+    const schema = delivered.schema ?? {};
+    delivered =
+      attribute === 'KEY'
+        ? { ...delivered, key: outcome.delivered, schema: { ...schema, keySchemaMetadata: outcome.metadata } }
+        : {
+            ...delivered,
+            value: outcome.delivered,
+            schema: { ...schema, valueSchemaMetadata: outcome.metadata, filterValue: outcome.json },
+          };
+  }
+  return { kind: 'delivered', message: delivered };
+}
+
 /**
- * Validates and converts the records as AWS does. Throws SchemaRegistryUnavailableError when the registry
- * cannot be asked: then nothing is decided and the whole batch is tried again, as for a failed invocation.
+ * Validates and converts Lambda records as AWS does. Throws SchemaRegistryUnavailableError when the registry
+ * cannot be asked: then nothing is decided.
  */
 export async function transformRecords(
   records: readonly MSKRecord[],
@@ -92,41 +122,61 @@ export async function transformRecords(
   const delivered: SchemaRecord[] = [];
   const rejected: RejectedRecord[] = [];
   for (const record of records) {
-    let result: SchemaRecord = { ...record };
-    let rejection: RejectedRecord | undefined;
-    for (const attribute of settings.attributes) {
-      const field = attribute === 'KEY' ? 'key' : 'value';
-      const outcome = await transformAttribute(record[field], settings.eventRecordFormat, serde);
-      if (outcome.kind === 'rejected') {
-        rejection = { record, attribute, reason: outcome.reason, detail: outcome.detail };
-        break;
-      }
-      if (outcome.kind === 'ok') {
-        result = {
-          ...result,
-          [field]: outcome.data,
-          [attribute === 'KEY' ? 'keySchemaMetadata' : 'valueSchemaMetadata']: outcome.metadata,
-        };
-      }
+    const bytes = (encoded: string | undefined) => (encoded === undefined || encoded === null ? null : Buffer.from(encoded, 'base64'));
+    const message = { key: bytes(record.key), value: bytes(record.value) } as KafkaMessage;
+    const outcome = await transformMessage(message, settings, serde);
+    if (outcome.kind === 'rejected') {
+      rejected.push({ record, attribute: outcome.attribute, reason: outcome.reason, detail: outcome.detail });
+      continue;
     }
-    if (rejection === undefined) delivered.push(result);
-    else rejected.push(rejection);
+    const { key, value, schema } = outcome.message;
+    delivered.push({
+      ...record,
+      ...(key === null ? {} : { key: key.toString('base64') }),
+      ...(value === null ? {} : { value: value.toString('base64') }),
+      ...(schema?.keySchemaMetadata === undefined ? {} : { keySchemaMetadata: schema.keySchemaMetadata as SchemaMetadata }),
+      ...(schema?.valueSchemaMetadata === undefined ? {} : { valueSchemaMetadata: schema.valueSchemaMetadata as SchemaMetadata }),
+    });
   }
   return { delivered, rejected };
 }
 
-/** A whole Kafka event through the step: the records to invoke with (undefined when none is left) and those rejected. */
-export async function transformEvent<E extends { records: Record<string, MSKRecord[]> }>(
-  event: E,
-  settings: SchemaRegistrySettings,
-  serde: SchemaSerde,
-): Promise<{ event: E | undefined; rejected: RejectedRecord[] }> {
-  const records: Record<string, SchemaRecord[]> = {};
-  const rejected: RejectedRecord[] = [];
-  for (const [partitionKey, list] of Object.entries(event.records)) {
-    const result = await transformRecords(list, settings, serde);
-    rejected.push(...result.rejected);
-    if (result.delivered.length > 0) records[partitionKey] = result.delivered;
-  }
-  return { event: Object.keys(records).length === 0 ? undefined : { ...event, records }, rejected };
+/**
+ * The schema registry step of an event-source mapping (lib/consumer's RecordValidation): each partition's
+ * records that pass, as the function receives them, and those that fail, in offset order with AWS's reason
+ * code, each logged with what was wrong (never its content).
+ */
+export function schemaRegistryValidation(settings: SchemaRegistrySettings, serde: SchemaSerde, logger: Logger): RecordValidation {
+  return async (batches: PartitionBatch[]) => {
+    const passed: PartitionBatch[] = [];
+    // In offset order: consecutive records refused for the same reason go to the destination together.
+    const rejected: { condition: SchemaFailureReason; batches: PartitionBatch[] }[] = [];
+    for (const batch of batches) {
+      const kept: DeliveredMessage[] = [];
+      let run: { condition: SchemaFailureReason; messages: KafkaMessage[] } | undefined;
+      for (const message of batch.messages) {
+        const outcome = await transformMessage(message, settings, serde);
+        if (outcome.kind === 'delivered') {
+          kept.push(outcome.message);
+          continue;
+        }
+        const { attribute, reason, detail } = outcome;
+        logger.warn('record failed schema validation', {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: message.offset,
+          attribute,
+          reason,
+          detail,
+        });
+        if (run?.condition === reason) run.messages.push(message);
+        else {
+          run = { condition: reason, messages: [message] };
+          rejected.push({ condition: reason, batches: [{ ...batch, messages: run.messages }] });
+        }
+      }
+      passed.push({ ...batch, messages: kept });
+    }
+    return { batches: passed, rejected };
+  };
 }

@@ -5,7 +5,7 @@
  * stops before anything listens, even when osls's own schema check is relaxed (`configValidationMode`).
  */
 import type { Config } from '../../../lib/config';
-import { isHostPort, isRecord, isTopicName } from '../../../lib/validation';
+import { isHostPort, isRecord, isTopicName, registryUrlProblem } from '../../../lib/validation';
 import type { EventSourceSpec } from '../../../lib/consumer/lambda-event';
 import type { StartingPosition } from '../../../lib/consumer/group-member';
 import {
@@ -50,8 +50,8 @@ export interface MappingSpec {
   members: number;
   /** AWS's error-handling controls for this event, AWS's defaults where unset. */
   errorHandling: ErrorHandling;
-  /** AWS's SchemaRegistryConfig, when the event has one. */
-  schemaRegistry: SchemaRegistryEventConfig | undefined;
+  /** AWS's SchemaRegistryConfig, when the event has one, with the local registry its URI resolves to. */
+  schemaRegistry: (SchemaRegistryEventConfig & { localUrl: string }) | undefined;
 }
 
 /** Plugin settings from `custom.offlineKafka` (all optional). */
@@ -64,6 +64,12 @@ export interface PluginSettings {
   brokers: Map<string, string[]>;
   /** Whether to ask the broker at start that every topic exists (default true). */
   checkTopics: boolean;
+  /**
+   * A schemaRegistryURI (a Glue registry's ARN or a Confluent registry's URL, as the event writes it) → the base
+   * URL of the Confluent-compatible registry that stands in for it; others resolve to config's (SCHEMA_REGISTRY_URL,
+   * else the local one).
+   */
+  schemaRegistries: Map<string, string>;
 }
 
 export class InvalidKafkaEventError extends KafkaFunctionsError {
@@ -128,7 +134,7 @@ export function readPluginSettings(custom: Record<string, unknown> | undefined):
   const base = `custom.${SETTINGS_KEY}`;
   if (raw !== undefined && raw !== null && !isRecord(raw)) throw new InvalidKafkaEventError(base, 'expected an object');
   const settings: Fields = raw ?? {};
-  const known = ['enabled', 'members', 'brokers', 'checkTopics'];
+  const known = ['enabled', 'members', 'brokers', 'checkTopics', 'schemaRegistries'];
   const unknown = Object.keys(settings).find((key) => !known.includes(key));
   if (unknown !== undefined) throw new InvalidKafkaEventError(`${base}.${unknown}`, `unknown setting (known: ${known.join(', ')})`);
 
@@ -141,11 +147,27 @@ export function readPluginSettings(custom: Record<string, unknown> | undefined):
       brokers.set(source, readBrokerList(list, `${base}.brokers.${source}`));
     }
   }
+  const schemaRegistries = new Map<string, string>();
+  if (settings.schemaRegistries !== undefined && settings.schemaRegistries !== null) {
+    if (!isRecord(settings.schemaRegistries)) {
+      throw new InvalidKafkaEventError(`${base}.schemaRegistries`, 'expected a map of schemaRegistryURI → registry base URL');
+    }
+    for (const [uri, url] of Object.entries(settings.schemaRegistries)) {
+      const field = `${base}.schemaRegistries.${uri}`;
+      if (typeof url !== 'string' || url.trim() === '') {
+        throw new InvalidKafkaEventError(field, `expected the base URL of a Confluent-compatible registry, got ${JSON.stringify(url)}`);
+      }
+      const problem = registryUrlProblem(url.trim());
+      if (problem !== undefined) throw new InvalidKafkaEventError(field, problem);
+      schemaRegistries.set(uri, url.trim().replace(/\/+$/, ''));
+    }
+  }
   return {
     enabled: readBoolean(settings.enabled, `${base}.enabled`, true),
     members: readWholeNumber(settings.members, `${base}.members`, 1, 1, 100),
     brokers,
     checkTopics: readBoolean(settings.checkTopics, `${base}.checkTopics`, true),
+    schemaRegistries,
   };
 }
 
@@ -329,7 +351,12 @@ function readMapping(
   const enabled = readBoolean(event.enabled, `${path}.enabled`, true, functionKey);
   const startingPosition = readStartingPosition(event, path, functionKey);
   const errorHandling = readErrorHandling(event, path, functionKey, topic);
-  const schemaRegistry = readSchemaRegistryConfig(event, path, functionKey);
+  const registryConfig = readSchemaRegistryConfig(event, path, functionKey);
+  // Locally a registry URI resolves as an msk ARN does: the mapping in custom.offlineKafka, else config's registry.
+  const schemaRegistry = registryConfig && {
+    ...registryConfig,
+    localUrl: settings.schemaRegistries.get(registryConfig.schemaRegistryURI) ?? config.schemaRegistry.url,
+  };
 
   const definition = service.getFunction(functionKey);
   const functionName = definition.name ?? `${service.service}-${service.provider.stage ?? 'dev'}-${functionKey}`;

@@ -6,6 +6,8 @@
  *
  * Failures follow the event's error-handling controls (lib/consumer/delivery-policy.ts, AWS's defaults
  * where unset): retries, record age, bisecting, partial batch responses, the on-failure destination.
+ * With schemaRegistryConfig, records are validated and decoded before the filter and the function
+ * (lib/schema-registry/record-transform.ts); the refused ones go to the on-failure destination or are dropped.
  *
  * The mapping supervises its members: a member that could not join (broker down at start) or crashed
  * (broker gone later) is started again with backoff, so the mapping resumes by itself while HTTP keeps
@@ -20,7 +22,7 @@ import { startGroupMember, type GroupMember, type GroupMemberSummary, type Outag
 import type { KafkaEvent } from '../../../lib/consumer/lambda-event';
 import { formatFailureDestination } from '../../../lib/consumer/delivery-policy';
 import { errorMessage } from '../../../lib/errors';
-import { transformEvent } from '../../../lib/schema-registry/record-transform';
+import { schemaRegistryValidation } from '../../../lib/schema-registry/record-transform';
 import type { SchemaSerde } from '../../../lib/schema-registry/schema-serde';
 import type { MappingSpec } from './event-config';
 import { isLambdaTimeout } from './offline-runner';
@@ -33,7 +35,7 @@ export interface MappingOptions {
   logger: Logger;
   consume: ConsumeConfig;
   invoke: Invoke;
-  /** The registry for events with schemaRegistryConfig (SCHEMA_REGISTRY_URL, else the local one). */
+  /** The registry the event's schemaRegistryURI resolves to locally (see event-config.ts), for events with schemaRegistryConfig. */
   schemaSerde?: SchemaSerde;
   /** Backoff between restarts of a member that could not join or crashed. */
   restartBackoffMs?: { initial: number; max: number };
@@ -97,6 +99,16 @@ export class EventSourceMapping {
       batchWindowMs: spec.batchWindowMs,
       startingPosition: spec.startingPosition,
       filterPatterns: spec.filter?.source,
+      ...(spec.schemaRegistry === undefined
+        ? {}
+        : {
+            schemaRegistry: {
+              schemaRegistryURI: spec.schemaRegistry.schemaRegistryURI,
+              localRegistry: spec.schemaRegistry.localUrl,
+              eventRecordFormat: spec.schemaRegistry.eventRecordFormat,
+              attributes: spec.schemaRegistry.attributes,
+            },
+          }),
       errorHandling: {
         ...spec.errorHandling,
         onFailure: spec.errorHandling.onFailure && formatFailureDestination(spec.errorHandling.onFailure),
@@ -187,8 +199,9 @@ export class EventSourceMapping {
 
   #startMember(outage: Outage | undefined): GroupMember {
     const { spec } = this;
-    const { consume, kafka } = this.#options;
+    const { consume, kafka, schemaSerde } = this.#options;
     const filter = spec.filter;
+    const registry = spec.schemaRegistry;
     return startGroupMember({
       kafka,
       logger: this.#log,
@@ -208,36 +221,14 @@ export class EventSourceMapping {
       invoke: (event) => this.#invoke(event),
       supervised: { outage },
       ...(filter === undefined ? {} : { filter: (record: MSKRecord) => filter.matches(record) }),
+      ...(registry === undefined || schemaSerde === undefined
+        ? {}
+        : { validate: schemaRegistryValidation(registry, schemaSerde, this.#log) }),
     });
   }
 
-  /**
-   * With schemaRegistryConfig, AWS validates and converts the records before invoking: those that fail
-   * (SCHEMA_NOT_FOUND, DESERIALIZATION_ERROR) are dropped with a log line here and the function gets the
-   * others; with none left it is not invoked. A registry that does not answer throws: the batch is retried.
-   */
-  async #applySchemaRegistry(event: KafkaEvent): Promise<KafkaEvent | undefined> {
-    const settings = this.spec.schemaRegistry;
-    const serde = this.#options.schemaSerde;
-    if (settings === undefined || serde === undefined) return event;
-    const result = await transformEvent(event, settings, serde);
-    for (const { record, attribute, reason, detail } of result.rejected) {
-      this.#log.warn('record dropped by schema validation', {
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        attribute,
-        reason,
-        detail,
-      });
-    }
-    return result.event;
-  }
-
   /** One invocation through serverless-offline, with its log line; rethrows so the member retries. */
-  async #invoke(received: KafkaEvent): Promise<unknown> {
-    const event = await this.#applySchemaRegistry(received);
-    if (event === undefined) return undefined;
+  async #invoke(event: KafkaEvent): Promise<unknown> {
     const started = performance.now();
     const summary = summariseEvent(event);
     try {

@@ -21,7 +21,7 @@ import { chooseLogFormat } from '../../../lib/log-format';
 import { errorMessage } from '../../../lib/errors';
 import { InvalidKafkaEventError, readMappings, readPluginSettings, type MappingSpec, type ServiceView } from './event-config';
 import { createSchemaRegistryClient } from '../../../lib/schema-registry/registry-client';
-import { createSchemaSerde } from '../../../lib/schema-registry/schema-serde';
+import { createSchemaSerde, type SchemaSerde } from '../../../lib/schema-registry/schema-serde';
 import { checkKafkaEvents, compileErrorHandling, compileSchemaRegistry, type CompiledTemplate } from './cloudformation';
 import { defineKafkaEventProperties, type ConfigSchemaHandler } from './event-schema';
 import { EventSourceMapping } from './event-source-mapping';
@@ -210,10 +210,16 @@ export default class OfflineKafkaPlugin {
     const runner = await OfflineRunner.create(this.#serverless, options, functionKeys);
     this.#runner = runner;
     const kafkaByBrokers = new Map<string, Kafka>();
-    // One registry client for every mapping with schemaRegistryConfig: locally each registry URI is SCHEMA_REGISTRY_URL's.
-    const schemaSerde = enabled.some((spec) => spec.schemaRegistry !== undefined)
-      ? createSchemaSerde(createSchemaRegistryClient(config.schemaRegistry))
-      : undefined;
+    // One registry client per local registry the mappings' schemaRegistryURIs resolve to (shared schema cache).
+    const serdes = new Map<string, SchemaSerde>();
+    const serdeFor = (url: string): SchemaSerde => {
+      let serde = serdes.get(url);
+      if (serde === undefined) {
+        serde = createSchemaSerde(createSchemaRegistryClient({ ...config.schemaRegistry, url }));
+        serdes.set(url, serde);
+      }
+      return serde;
+    };
     for (const spec of enabled) {
       const key = spec.brokers.join(',');
       let kafka = kafkaByBrokers.get(key);
@@ -221,6 +227,7 @@ export default class OfflineKafkaPlugin {
         kafka = createKafka({ ...config.kafka, brokers: spec.brokers }, log);
         kafkaByBrokers.set(key, kafka);
       }
+      const schemaSerde = spec.schemaRegistry === undefined ? undefined : serdeFor(spec.schemaRegistry.localUrl);
       const mapping = new EventSourceMapping({
         spec,
         kafka,

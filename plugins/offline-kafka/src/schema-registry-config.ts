@@ -11,7 +11,8 @@
  *
  * AWS offers it only in provisioned mode, so the event must have provisionedPollerConfig. `serverless
  * package` writes it into the event-source mapping; `offline start` validates and decodes records with it
- * against the local registry (or SCHEMA_REGISTRY_URL): the URI is not called, and access configs are not used.
+ * against the registry `custom.offlineKafka.schemaRegistries` maps the URI to, else SCHEMA_REGISTRY_URL, else
+ * the local one: the URI itself is never called (a Glue ARN cannot be), and access configs are not used.
  */
 import type { EventRecordFormat, SchemaAttribute } from '../../../lib/schema-registry/record-transform';
 import { isRecord } from '../../../lib/validation';
