@@ -57,7 +57,7 @@ async function paymentsAndPoison() {
 const decoded = (record: MSKRecord) => JSON.parse(Buffer.from(record.value, 'base64').toString('utf8'));
 
 describe('consume: a schema registry before the function', () => {
-  it('sends a record without the wire format, one with an unknown schema id and one that is not its Avro to the kafka:// destination with the reason; the function gets only the good ones', async () => {
+  it('sends records without wire format, of unknown schema id, not of its Avro to kafka:// with the reason, not the handler', async () => {
     // Prepare
     const topic = await createTopic(uniqueName('schema-member'), 1);
     const dlq = await createTopic(uniqueName('schema-member-dlq'), 1);
@@ -138,7 +138,7 @@ describe('consume: a schema registry before the function', () => {
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(6);
   });
 
-  it('holds the records while the registry does not answer (nothing delivered, dropped or committed), and delivers them once it does', async () => {
+  it('holds records while the registry does not answer (nothing delivered, dropped or committed), delivers them once it does', async () => {
     // Prepare
     const topic = await createTopic(uniqueName('schema-down'), 1);
     const { payment } = await paymentsAndPoison();
