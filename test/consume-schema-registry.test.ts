@@ -2,8 +2,12 @@
  * The schema registry step of the group member (lib/consumer/group-member with record-transform's
  * schemaRegistryValidation), against the real broker and the real registry: records that fail validation go
  * to the kafka:// on-failure destination with AWS's reason code and never reach the function, or are dropped
- * without a destination; filterPatterns are matched against the deserialized value.
+ * without a destination (an SQS destination gets its invocation record in the local file); filterPatterns are
+ * matched against the deserialized value; a registry that does not answer holds the records.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { PAYMENT_AVRO_SCHEMA } from '../functions/schema-registry/payment-schema';
@@ -168,5 +172,61 @@ describe('consume: a schema registry before the function', () => {
       { user: 'user2', amount: 7 },
     ]);
     expect((await committedOffsets(groupId, topic)).get(0)).toBe(2);
+  });
+
+  it('writes one SQS invocation record per run of one reason, in offset order, with the offsets and no records', async () => {
+    // Prepare
+    const topic = await createTopic(uniqueName('schema-sqs'), 1);
+    const { payment, poison } = await paymentsAndPoison();
+    await sendRecords(topic, [payment('user1', 42), ...poison, payment('user2', 7)]);
+    const directory = mkdtempSync(join(tmpdir(), 'schema-sqs-'));
+    const queue = uniqueName('payments-failed');
+    const seen: MSKRecord[] = [];
+
+    // Act
+    try {
+      const summary = await startGroupMember(
+        options(topic, uniqueName('schema-sqs-group'), seen, {
+          maxRecords: 5,
+          destinationsDir: directory,
+          errorHandling: {
+            ...config.consume.errorHandling,
+            onFailure: { kind: 'sqs', arn: `arn:aws:sqs:us-east-1:123456789012:${queue}` },
+          },
+          validate: schemaRegistryValidation({ eventRecordFormat: 'JSON', attributes: ['VALUE'] }, testSerde(), logger),
+        }),
+      ).done;
+      const lines = readFileSync(join(directory, 'sqs', `${queue}.jsonl`), 'utf8')
+        .trim()
+        .split('\n');
+
+      // Assess
+      expect(summary.sentToDestination).toBe(3);
+      expect(seen.map((record) => record.offset)).toEqual([0, 4]);
+      const records = lines.map((line) => JSON.parse(line));
+      expect(
+        records.map((record) => ({
+          condition: record.requestContext.condition,
+          responseContext: record.responseContext,
+          batchSize: record.KafkaBatchInfo.batchSize,
+          offsets: record.KafkaBatchInfo.recordsInfo[`${topic}-0`],
+          payload: record.payload,
+        })),
+      ).toEqual(
+        [
+          ['DESERIALIZATION_ERROR', '1'],
+          ['SCHEMA_NOT_FOUND', '2'],
+          ['DESERIALIZATION_ERROR', '3'],
+        ].map(([condition, offset]) => ({
+          condition,
+          responseContext: null,
+          batchSize: 1,
+          offsets: expect.objectContaining({ firstRecordOffset: offset, lastRecordOffset: offset }),
+          payload: undefined,
+        })),
+      );
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
