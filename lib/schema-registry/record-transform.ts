@@ -86,28 +86,45 @@ async function transformAttribute(bytes: Buffer | null, format: EventRecordForma
   }
 }
 
+/** A record's key and value as the function receives them, with what the registry said of each. */
+interface Converted {
+  key: Buffer | null;
+  value: Buffer | null;
+  keySchemaMetadata?: SchemaMetadata;
+  valueSchemaMetadata?: SchemaMetadata;
+  /** The value's deserialized JSON, which filterPatterns are matched against. */
+  filterValue?: Buffer;
+}
+
 type MessageOutcome =
-  | { kind: 'delivered'; message: DeliveredMessage }
+  | { kind: 'delivered'; converted: Converted }
   | { kind: 'rejected'; attribute: SchemaAttribute; reason: SchemaFailureReason; detail: string };
 
-/** One fetched record through the step: as the function receives it, or why it is not delivered. */
-async function transformMessage(message: KafkaMessage, settings: SchemaRegistrySettings, serde: SchemaSerde): Promise<MessageOutcome> {
-  let delivered: DeliveredMessage = message;
+/** One record's key and value through the step: as the function receives them, or why the record is not delivered. */
+async function transformMessage(
+  record: { key: Buffer | null; value: Buffer | null },
+  settings: SchemaRegistrySettings,
+  serde: SchemaSerde,
+): Promise<MessageOutcome> {
+  let converted: Converted = { key: record.key, value: record.value };
   for (const attribute of settings.attributes) {
-    const outcome = await transformAttribute(attribute === 'KEY' ? message.key : message.value, settings.eventRecordFormat, serde);
+    const outcome = await transformAttribute(attribute === 'KEY' ? record.key : record.value, settings.eventRecordFormat, serde);
     if (outcome.kind === 'rejected') return { kind: 'rejected', attribute, reason: outcome.reason, detail: outcome.detail };
     if (outcome.kind === 'absent') continue;
-    const schema = delivered.schema ?? {};
-    delivered =
+    converted =
       attribute === 'KEY'
-        ? { ...delivered, key: outcome.delivered, schema: { ...schema, keySchemaMetadata: outcome.metadata } }
-        : {
-            ...delivered,
-            value: outcome.delivered,
-            schema: { ...schema, valueSchemaMetadata: outcome.metadata, filterValue: outcome.json },
-          };
+        ? { ...converted, key: outcome.delivered, keySchemaMetadata: outcome.metadata }
+        : { ...converted, value: outcome.delivered, valueSchemaMetadata: outcome.metadata, filterValue: outcome.json };
   }
-  return { kind: 'delivered', message: delivered };
+  return { kind: 'delivered', converted };
+}
+
+function deliveredMessage(message: KafkaMessage, { key, value, ...schema }: Converted): DeliveredMessage {
+  return Object.keys(schema).length === 0 ? message : { ...message, key, value, schema };
+}
+
+function fromBase64(encoded: string | undefined): Buffer | null {
+  return encoded === undefined || encoded === null ? null : Buffer.from(encoded, 'base64');
 }
 
 /**
@@ -122,20 +139,18 @@ export async function transformRecords(
   const delivered: SchemaRecord[] = [];
   const rejected: RejectedRecord[] = [];
   for (const record of records) {
-    const bytes = (encoded: string | undefined) => (encoded === undefined || encoded === null ? null : Buffer.from(encoded, 'base64'));
-    const message = { key: bytes(record.key), value: bytes(record.value) } as KafkaMessage;
-    const outcome = await transformMessage(message, settings, serde);
+    const outcome = await transformMessage({ key: fromBase64(record.key), value: fromBase64(record.value) }, settings, serde);
     if (outcome.kind === 'rejected') {
       rejected.push({ record, attribute: outcome.attribute, reason: outcome.reason, detail: outcome.detail });
       continue;
     }
-    const { key, value, schema } = outcome.message;
+    const { key, value, keySchemaMetadata, valueSchemaMetadata } = outcome.converted;
     delivered.push({
       ...record,
       ...(key === null ? {} : { key: key.toString('base64') }),
       ...(value === null ? {} : { value: value.toString('base64') }),
-      ...(schema?.keySchemaMetadata === undefined ? {} : { keySchemaMetadata: schema.keySchemaMetadata as SchemaMetadata }),
-      ...(schema?.valueSchemaMetadata === undefined ? {} : { valueSchemaMetadata: schema.valueSchemaMetadata as SchemaMetadata }),
+      ...(keySchemaMetadata === undefined ? {} : { keySchemaMetadata }),
+      ...(valueSchemaMetadata === undefined ? {} : { valueSchemaMetadata }),
     });
   }
   return { delivered, rejected };
@@ -157,7 +172,7 @@ export function schemaRegistryValidation(settings: SchemaRegistrySettings, serde
       for (const message of batch.messages) {
         const outcome = await transformMessage(message, settings, serde);
         if (outcome.kind === 'delivered') {
-          kept.push(outcome.message);
+          kept.push(deliveredMessage(message, outcome.converted));
           continue;
         }
         const { attribute, reason, detail } = outcome;
