@@ -16,7 +16,8 @@
  * Each path runs --rounds times (3), the order reversed every other round; the report gives the median and min–max of
  * each rate and of each ratio to the member (taken round by round), and the load average before and after.
  *
- * Options: --records N (100000) --batch-size N (100) --latency-samples N (100) --rounds N (BENCH_ROUNDS, else 3). KAFKA_BROKERS else localhost:9092.
+ * Options: --records N (100000) --batch-size N (100) --latency-samples N (100) --rounds N (BENCH_ROUNDS, else 3).
+ * Brokers: KAFKA_BROKERS, else localhost:9092.
  */
 import { copyFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
