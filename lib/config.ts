@@ -12,6 +12,7 @@ import {
   MAX_RETRY_ATTEMPTS,
   parseFailureDestination,
 } from './consumer/delivery-policy';
+import { LOG_FORMATS, type LogFormat } from './log-format';
 import { PARTITIONER_NAMES, type PartitionerName } from './produce/partitioners';
 import { isGroupName, isHostPort, isTopicName, registryUrlProblem } from './validation';
 
@@ -89,6 +90,8 @@ export interface Config {
   defaultGroupId: string;
   produce: ProduceConfig;
   consume: ConsumeConfig;
+  /** LOG_FORMAT (json or pretty); undefined: pretty on a terminal, else JSON (lib/log-format.ts). */
+  logFormat: LogFormat | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -156,6 +159,12 @@ function readSasl(env: Env): KafkaConnectionConfig['sasl'] {
   if (username === undefined) throw new ConfigError('KAFKA_SASL_USERNAME', `required when KAFKA_SASL_MECHANISM is ${mechanism}`);
   if (password === undefined) throw new ConfigError('KAFKA_SASL_PASSWORD', `required when KAFKA_SASL_MECHANISM is ${mechanism}`);
   return { mechanism: chosen, username, password };
+}
+
+/** LOG_FORMAT: json or pretty, or undefined when unset. lib/logger.ts reads it too, before the config is loaded. */
+export function readLogFormat(env: Env): LogFormat | undefined {
+  const raw = read(env, 'LOG_FORMAT');
+  return raw === undefined ? undefined : readChoice<LogFormat>(env, 'LOG_FORMAT', 'json', LOG_FORMATS);
 }
 
 /** Confluent's default port, so a client set up for a local Confluent registry finds the local one. */
@@ -319,6 +328,7 @@ export function loadConfig(env: Env = process.env): Config {
       handlerModule: read(env, 'CONSUME_HANDLER'),
       eventSourceArn: readArn(env, 'CONSUME_EVENT_SOURCE_ARN'),
     },
+    logFormat: readLogFormat(env),
   };
 }
 

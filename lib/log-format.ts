@@ -4,7 +4,8 @@
  *
  *   18:09:55.952 INFO  record processed payment-done-2@18175 key=user4 value="paid 40" group=my-app3 member=5f0c1a2b
  *
- * LOG_FORMAT=json|pretty forces either; unset, a terminal on stdout gets pretty lines and anything else JSON.
+ * LOG_FORMAT=json|pretty forces either (lib/config.ts validates it); unset, a terminal on stdout gets pretty lines
+ * and anything else JSON.
  * Both go through Powertools' extension points: a LogFormatter builds the item, and for pretty lines a
  * LogItem that knows its own text, which the logger prints instead of the JSON.
  */
@@ -12,25 +13,17 @@ import { isMainThread } from 'node:worker_threads';
 import { LogFormatter, LogItem, Logger } from '@aws-lambda-powertools/logger';
 import type { ConstructorOptions, LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 
-export type LogFormat = 'json' | 'pretty';
-
-export class LogFormatError extends Error {
-  override name = 'LogFormatError';
-}
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /**
- * The format for an environment: LOG_FORMAT when set (json or pretty; anything else is an error naming it),
- * JSON in AWS Lambda and in serverless-offline's handler workers unless told (their stdout is never a
- * terminal; the offline-kafka plugin hands the main process's choice down as LOG_FORMAT), else pretty on a
- * terminal and JSON into a pipe or a file.
+ * The format for a process: LOG_FORMAT when set (lib/config.ts reads and validates it), JSON in AWS Lambda and
+ * in serverless-offline's handler workers unless told (their stdout is never a terminal; the offline-kafka
+ * plugin hands the main process's choice down as LOG_FORMAT), else pretty on a terminal and JSON into a pipe
+ * or a file.
  */
-export function chooseLogFormat(env: NodeJS.ProcessEnv, stdoutIsTTY: boolean): LogFormat {
-  const forced = env.LOG_FORMAT?.trim();
-  if (forced !== undefined && forced !== '') {
-    if (forced === 'json' || forced === 'pretty') return forced;
-    throw new LogFormatError(`LOG_FORMAT must be json or pretty, got '${forced}'`);
-  }
-  return stdoutIsTTY ? 'pretty' : 'json';
+export function chooseLogFormat(forced: LogFormat | undefined, stdoutIsTTY: boolean): LogFormat {
+  return forced ?? (stdoutIsTTY ? 'pretty' : 'json');
 }
 
 /** The JSON layout Powertools prints by default (level, message, timestamp, service, sampling_rate, context…). */
@@ -157,10 +150,10 @@ export class KafkaFunctionsLogger extends Logger {
   }
 }
 
-/** The formatter for this process: its environment and whether stdout is a terminal (never in a worker thread). */
-export function processLogFormatter(env: NodeJS.ProcessEnv = process.env): KafkaFunctionsLogFormatter {
+/** The formatter for this process: LOG_FORMAT (as lib/config.ts read it) and whether stdout is a terminal (never in a worker thread). */
+export function processLogFormatter(forced: LogFormat | undefined, env: NodeJS.ProcessEnv = process.env): KafkaFunctionsLogFormatter {
   const tty = isMainThread && process.stdout.isTTY === true;
-  const format = chooseLogFormat(env, tty);
+  const format = chooseLogFormat(forced, tty);
   const colour = format === 'pretty' && tty && (env.NO_COLOR ?? '') === '';
   return new KafkaFunctionsLogFormatter(format, colour);
 }

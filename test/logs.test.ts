@@ -4,13 +4,18 @@
  * Kafka is back, with no kafkajs stack traces. The outage is real: a broker of this test's own, stopped and
  * started again with the code behind `npm run kafka:down` / `kafka:up`, under a real `npm run consume`.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { kafkaDown, kafkaUp, optionsFromEnv } from '../scripts/local-kafka/index';
-import { LogFormatError, chooseLogFormat, shortMemberId, terminalLine } from '../lib/log-format';
+import { loadConfig } from '../lib/config';
+import { ConfigError } from '../lib/errors';
+import { chooseLogFormat, shortMemberId, terminalLine } from '../lib/log-format';
 import { quietPagePolling } from '../plugins/offline-kafka/src/quiet-polling';
 import { startConsumeCli, type Member } from './support/consume';
-import { freePortPair } from './support/free-port';
+import { freePort, freePortPair } from './support/free-port';
 import { startOffline, type Offline } from './support/offline';
+import { REPO_ROOT, startProcess } from './support/processes';
 import { uniqueName, withAdmin } from './support/kafka';
 import { waitFor } from './support/wait';
 
@@ -51,14 +56,14 @@ describe('log format', () => {
     expect(line).toBe('08:00:01.002 WARN  batch failed error="TypeError: bad input" assignment={"payment-done":[0,1]} attempt=2');
   });
 
-  it('is pretty on a terminal and JSON elsewhere unless LOG_FORMAT says which, and refuses any other LOG_FORMAT', () => {
-    expect(chooseLogFormat({}, true)).toBe('pretty');
-    expect(chooseLogFormat({}, false)).toBe('json');
-    expect(chooseLogFormat({ LOG_FORMAT: 'json' }, true)).toBe('json');
-    expect(chooseLogFormat({ LOG_FORMAT: 'pretty' }, false)).toBe('pretty');
-    expect(chooseLogFormat({ LOG_FORMAT: '' }, true)).toBe('pretty');
-    expect(() => chooseLogFormat({ LOG_FORMAT: 'yaml' }, true)).toThrow(LogFormatError);
-    expect(() => chooseLogFormat({ LOG_FORMAT: 'yaml' }, true)).toThrow("LOG_FORMAT must be json or pretty, got 'yaml'");
+  it('is pretty on a terminal and JSON elsewhere unless LOG_FORMAT says which, and the config refuses any other LOG_FORMAT', () => {
+    expect(chooseLogFormat(loadConfig({}).logFormat, true)).toBe('pretty');
+    expect(chooseLogFormat(loadConfig({}).logFormat, false)).toBe('json');
+    expect(chooseLogFormat(loadConfig({ LOG_FORMAT: 'json' }).logFormat, true)).toBe('json');
+    expect(chooseLogFormat(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat, false)).toBe('pretty');
+    expect(chooseLogFormat(loadConfig({ LOG_FORMAT: '' }).logFormat, true)).toBe('pretty');
+    expect(() => loadConfig({ LOG_FORMAT: 'yaml' })).toThrow(ConfigError);
+    expect(() => loadConfig({ LOG_FORMAT: 'yaml' })).toThrow("LOG_FORMAT: expected one of json, pretty, got 'yaml'");
   });
 
   it('shortens a member id to the first block of its UUID and leaves other ids alone', () => {
@@ -91,6 +96,35 @@ describe("serverless offline's request lines under npm start", () => {
       '(λ: produce) RequestId: 2e  Duration: 9.1 ms  Billed Duration: 10 ms\n',
     ]);
   });
+});
+
+describe('a LOG_FORMAT that is neither json nor pretty', () => {
+  const refusal = "LOG_FORMAT: expected one of json, pretty, got 'yaml'";
+
+  it('stops npm run consume at start with the config error naming LOG_FORMAT, exit code 2 and no stack trace', async () => {
+    const member = startConsumeCli('bad-log-format', 'payment-done', uniqueName('bad-log-format'), [], { LOG_FORMAT: 'yaml' });
+    expect(await member.process.exited).toBe(2);
+    expect(member.process.stderr()).toContain(`consume: ${refusal}`);
+    expect(member.process.output()).not.toMatch(/^\s+at /m);
+    expect(member.process.output()).not.toContain('group joined');
+  });
+
+  it('stops serverless offline start before it serves, naming LOG_FORMAT', async () => {
+    const workFolder = join('.esbuild', uniqueName('bad-log-format'));
+    const offline = startProcess(
+      'npx',
+      ['serverless', 'offline', 'start', '--httpPort', String(await freePort()), '--lambdaPort', String(await freePort())],
+      { FORCE_COLOR: '0', LOG_FORMAT: 'yaml', ESBUILD_WORK_FOLDER: workFolder },
+    );
+    onTestFinished(async () => {
+      await offline.stop('SIGKILL', 5_000);
+      rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
+    });
+    expect(await offline.exited).toBe(1);
+    expect(offline.output()).toContain(`offline-kafka: ${refusal}`);
+    expect(offline.output()).not.toContain('Server ready');
+    expect(offline.output()).not.toMatch(/^\s+at /m);
+  }, 90_000);
 });
 
 const PRETTY_LINE = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO|WARN|ERROR|CRITICAL) +\S/;

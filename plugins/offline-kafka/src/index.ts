@@ -111,12 +111,12 @@ export default class OfflineKafkaPlugin {
    * serverless-offline runs handlers in worker threads whose stdout is never a terminal: hand them this
    * process's log format (pretty on a terminal), unless LOG_FORMAT already says which.
    */
-  #handLogFormatDown(): void {
+  #handLogFormatDown(config: Config): void {
     const provider = this.#serverless.service.provider;
     const environment = provider.environment ?? {};
     const given = environment.LOG_FORMAT;
     if (typeof given === 'string' && given.trim() !== '') return;
-    provider.environment = { ...environment, LOG_FORMAT: chooseLogFormat(process.env, process.stdout.isTTY === true) };
+    provider.environment = { ...environment, LOG_FORMAT: chooseLogFormat(config.logFormat, process.stdout.isTTY === true) };
   }
 
   #quiet = false;
@@ -131,9 +131,9 @@ export default class OfflineKafkaPlugin {
 
   async #init(): Promise<void> {
     try {
-      this.#handLogFormatDown();
-      this.#quietPagePolling();
       this.#config = loadConfig(process.env);
+      this.#handLogFormatDown(this.#config);
+      this.#quietPagePolling();
       this.#specs = readMappings(this.#serverless.service, this.#config);
     } catch (error) {
       this.#fail(error);
