@@ -95,6 +95,16 @@ export interface GroupMemberOptions extends MemberSettings {
   supervised?: { outage: Outage | undefined };
 }
 
+/**
+ * A start that may succeed later: Kafka could not be reached (waiting for `broker host:port` or `the cluster`), or
+ * the topic does not exist yet (a broker that just came up before its topics were created: `topic <name>`).
+ */
+export interface StartWait {
+  reason: 'kafka-unreachable' | 'topic-not-found';
+  waitingFor: string;
+  error: string;
+}
+
 /** Kafka unreachable since `since`; `restarts` members or consumers started again meanwhile. */
 export interface Outage {
   since: number;
@@ -108,8 +118,8 @@ export type MemberEnd =
   | { kind: 'stopped' }
   /** The on-failure destination refused records: they and the partition's later records stay uncommitted. */
   | { kind: 'destination-failed'; destination: string; partition: string; error: string }
-  /** `unreachable` when Kafka could not be reached: what the start waited for (`broker host:port`, `the cluster`), and why. */
-  | { kind: 'could-not-start'; error: string; unreachable?: { waitingFor: string; error: string } }
+  /** `awaiting`: what the start lacked that may come by itself (Kafka, or the topic of a broker still starting). */
+  | { kind: 'could-not-start'; error: string; awaiting?: StartWait }
   | { kind: 'crashed'; error: string };
 
 export interface GroupMemberSummary {
@@ -513,8 +523,8 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
     void requestStop(failed);
   };
 
-  /** A start that failed because Kafka is unreachable, which the member's owner retries and reports itself. */
-  const retriedByOwner = () => options.supervised !== undefined && end.kind === 'could-not-start' && end.unreachable !== undefined;
+  /** A start that may succeed later, which the member's owner retries and reports itself. */
+  const retriedByOwner = () => options.supervised !== undefined && end.kind === 'could-not-start' && end.awaiting !== undefined;
 
   const requestStop = (reason: MemberEnd): Promise<GroupMemberSummary> => {
     if (stopPromise !== undefined) return stopPromise;
@@ -620,13 +630,17 @@ export function startGroupMember(options: GroupMemberOptions): GroupMember {
   }
   const started = start();
   started.catch((error: unknown) => {
-    const reason = isUnknownTopic(error) ? `topic '${topic}' does not exist` : errorMessage(error);
+    const missingTopic = isUnknownTopic(error);
+    const reason = missingTopic ? `topic '${topic}' does not exist` : errorMessage(error);
+    const awaiting: StartWait | undefined = isConnectionFailure(error)
+      ? { reason: 'kafka-unreachable', waitingFor: awaitedBroker(error), error: errorMessage(innermostError(error)) }
+      : missingTopic
+        ? { reason: 'topic-not-found', waitingFor: `topic ${topic}`, error: reason }
+        : undefined;
     const failed: MemberEnd = {
       kind: 'could-not-start',
       error: `could not start the member of ${groupId} on ${topic}: ${reason}`,
-      ...(isConnectionFailure(error)
-        ? { unreachable: { waitingFor: awaitedBroker(error), error: errorMessage(innermostError(error)) } }
-        : {}),
+      ...(awaiting === undefined ? {} : { awaiting }),
     };
     // Stopped while connecting (Ctrl-C with Kafka down), or retried by the owner: said elsewhere, not an error here.
     const wasStopping = stopping;

@@ -137,14 +137,17 @@ export class EventSourceMapping {
   }
 
   /**
-   * Keeps member `index` running. While Kafka cannot be reached at start, each attempt is one line saying what
-   * it waits for (the member itself stays quiet about it), and the member that gets in says "kafka reachable
-   * again" with the outage's length, as a member does when Kafka goes away under it.
+   * Keeps member `index` running. While Kafka cannot be reached at start (or has just come up, its topic not
+   * created yet), each attempt is one line saying what it waits for (the member itself stays quiet about it),
+   * and the member that gets in says "kafka reachable again" with the outage's length, as a member does when
+   * Kafka goes away under it.
    */
   async #supervise(index: number): Promise<void> {
     const backoff = this.#options.restartBackoffMs ?? { initial: 1_000, max: 5_000 };
     let delay = backoff.initial;
     let outage: Outage | undefined;
+    // Starts in a row that could not get in (Kafka unreachable, topic not there yet); reset once in the group.
+    let attempts = 0;
     while (!this.#stopping) {
       const member = this.#startMember(outage);
       this.#members[index] = member;
@@ -152,6 +155,7 @@ export class EventSourceMapping {
         () => {
           delay = backoff.initial;
           outage = undefined;
+          attempts = 0;
         },
         () => undefined,
       );
@@ -167,16 +171,15 @@ export class EventSourceMapping {
         });
         return;
       }
-      if (end.kind === 'could-not-start' && end.unreachable !== undefined) {
-        outage ??= { since: Date.now(), restarts: 0 };
-        outage.restarts += 1;
-        this.#log.warn('kafka unreachable, member retrying', {
-          member: index,
-          waitingFor: end.unreachable.waitingFor,
-          retryInMs: delay,
-          attempt: outage.restarts,
-          error: end.unreachable.error,
-        });
+      const awaiting = end.kind === 'could-not-start' ? end.awaiting : undefined;
+      if (awaiting !== undefined) {
+        attempts += 1;
+        if (awaiting.reason === 'kafka-unreachable') outage ??= { since: Date.now(), restarts: 0 };
+        if (outage !== undefined) outage.restarts += 1;
+        const message = awaiting.reason === 'kafka-unreachable' ? 'kafka unreachable, member retrying' : 'topic not found, member retrying';
+        // During an outage the member counts its own restarts on it too: one sequence of attempts.
+        const attempt = outage?.restarts ?? attempts;
+        this.#log.warn(message, { member: index, waitingFor: awaiting.waitingFor, retryInMs: delay, attempt, error: awaiting.error });
       } else {
         this.#log.warn('mapping member stopped, starting it again', { member: index, error: summary.error, retryInMs: delay });
       }
