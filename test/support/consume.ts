@@ -1,10 +1,9 @@
 /** Helpers for the consume tests: start members through the users' commands, read their JSON log lines. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
 import { onTestFinished } from 'vitest';
 import { jsonLines, startProcess, type LogLine, type RunningProcess } from './processes';
-import { testKafka } from './kafka';
+import { sendRecords } from './kafka';
 import { waitFor } from './wait';
 
 export interface ProcessedRecord {
@@ -100,14 +99,8 @@ export function waitForOnePartitionEach(
 
 /** Produces `count` records keyed key-(i mod keys), values value-i, with the Java client's partitioner. */
 export async function produceKeyed(topic: string, count: number, keys: number, from = 0): Promise<void> {
-  const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    const messages = Array.from({ length: count }, (_, index) => ({ key: `key-${(from + index) % keys}`, value: `value-${from + index}` }));
-    await producer.send({ topic, messages });
-  } finally {
-    await producer.disconnect();
-  }
+  const messages = Array.from({ length: count }, (_, index) => ({ key: `key-${(from + index) % keys}`, value: `value-${from + index}` }));
+  await sendRecords(topic, messages);
 }
 
 /** The last summary a member logged ("group left" line). */

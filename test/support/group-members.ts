@@ -3,12 +3,11 @@
  * chosen partitions, waits (with deadlines) until the group and its committed offsets reach a known state, and
  * running the commands users run to completion.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel, type Consumer, type GroupDescription } from 'kafkajs';
-import { REPO_ROOT, runCommand, runKafkaTool, type Finished } from './processes';
+import { runCommand, runKafkaTool, type Finished } from './processes';
+import { readmeSection, shellCommands } from './readme';
 import { waitFor } from './wait';
-import { testBrokers, testKafka, withAdmin } from './kafka';
+import { sendRecords, testBrokers, withAdmin } from './kafka';
 
 export const MEMBER_CLIENT_ID = 'inspect-test';
 
@@ -46,16 +45,10 @@ export async function startMember(groupId: string, topic: string): Promise<Membe
 
 /** Produces `counts[p]` records to partition p of the topic. */
 export async function produceToPartitions(topic: string, counts: number[]): Promise<void> {
-  const producer = testKafka().producer();
-  await producer.connect();
-  try {
-    const messages = counts.flatMap((count, partition) =>
-      Array.from({ length: count }, (_, index) => ({ partition, key: `k-${partition}-${index}`, value: `v-${index}` })),
-    );
-    await producer.send({ topic, messages });
-  } finally {
-    await producer.disconnect();
-  }
+  const messages = counts.flatMap((count, partition) =>
+    Array.from({ length: count }, (_, index) => ({ partition, key: `k-${partition}-${index}`, value: `v-${index}` })),
+  );
+  await sendRecords(topic, messages);
 }
 
 export async function describeGroupNow(groupId: string): Promise<GroupDescription> {
@@ -105,20 +98,7 @@ export function inspectGroup(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   return runCommand('npm', ['run', '-s', 'inspect-group', '--', ...args], { env });
 }
 
-/** The commands of the README's "Inspect the group" section (```sh blocks; comments and blank lines dropped). */
+/** The commands of the README's "Inspect the group" section (```sh blocks), with their trailing comments. */
 export function readmeInspectCommands(): Array<{ command: string; comment: string | undefined }> {
-  const readme = readFileSync(resolve(REPO_ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('## Inspect the group');
-  if (start < 0) throw new Error('README has no "## Inspect the group" section');
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end < 0 ? undefined : end);
-  const commands: Array<{ command: string; comment: string | undefined }> = [];
-  for (const block of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
-    for (const line of (block[1] ?? '').split('\n')) {
-      if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
-      const [command = '', ...comment] = line.split(/\s+#\s+/);
-      commands.push({ command: command.trim(), comment: comment.length === 0 ? undefined : comment.join(' # ') });
-    }
-  }
-  return commands;
+  return shellCommands(readmeSection('## Inspect the group')).map(({ command, comment }) => ({ command, comment }));
 }

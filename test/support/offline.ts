@@ -30,6 +30,8 @@ export interface OfflineOptions {
   /** Extra CLI arguments, e.g. ['--config', 'test/fixtures/other.yml']. */
   args?: string[];
   readyTimeoutMs?: number;
+  /** Start it as the README does, `npm start -- --httpPort … --lambdaPort …` (kafka:up first), not `npx serverless offline start`. */
+  npmStart?: boolean;
 }
 
 export async function startOffline(options: OfflineOptions = {}): Promise<Offline> {
@@ -37,9 +39,10 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   const lambdaPort = await freePort();
   const workFolder = join('.esbuild', `offline-${randomBytes(5).toString('hex')}`);
   const removeWorkFolder = () => rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
+  const ports = ['--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort), ...(options.args ?? [])];
   const child = startProcess(
-    'npx',
-    ['serverless', 'offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort), ...(options.args ?? [])],
+    options.npmStart === true ? 'npm' : 'npx',
+    options.npmStart === true ? ['start', '--', ...ports] : ['serverless', 'offline', 'start', ...ports],
     {
       FORCE_COLOR: '0',
       OFFLINE_KAFKA_ENABLED: 'false',
