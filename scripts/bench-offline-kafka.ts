@@ -30,7 +30,7 @@ import { createKafka } from '../lib/kafka/client';
 import { startGroupMember } from '../lib/consumer/group-member';
 import type { KafkaEvent } from '../lib/consumer/lambda-event';
 import { loadAverage, machineLine } from './support/machine';
-import { freePort } from './support/offline';
+import { freePort } from './support/free-port';
 import { formatRatio, formatSpread, percentile, ratioSpread, spread } from './support/stats';
 import { printTable, type Row } from './support/table';
 

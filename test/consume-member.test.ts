@@ -1,36 +1,11 @@
-/**
- * lib/consumer/group-member called directly against the real broker: where a new group starts, and
- * records a filter leaves out.
- */
-import { createKafka } from '../lib/kafka/client';
 import { describe, expect, it } from 'vitest';
 import type { MSKRecord } from 'aws-lambda';
-import { loadConfig } from '../lib/config';
-import { logger } from '../lib/logger';
 import { decodeBase64, eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
-import { startGroupMember, type GroupMemberOptions } from '../lib/consumer/group-member';
+import { startGroupMember } from '../lib/consumer/group-member';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { committedOffsets, createTopic, endOffsets, readRecords, sendRecords, testBrokers, testKafka, uniqueName } from './support/kafka';
 import { runKafkaTool } from './support/processes';
-
-const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' });
-
-function options(topic: string, groupId: string, seen: MSKRecord[], extra: Partial<GroupMemberOptions>): GroupMemberOptions {
-  return {
-    kafka: createKafka(config.kafka, logger),
-    logger,
-    groupId,
-    topic,
-    startingPosition: 'TRIM_HORIZON',
-    ...config.consume,
-    batchWindowMs: 0,
-    eventSource: { kind: 'SelfManagedKafka', bootstrapServers: config.kafka.brokers },
-    invoke: async (event: KafkaEvent) => {
-      seen.push(...eventRecords(event));
-    },
-    ...extra,
-  };
-}
+import { memberConfig, memberOptions } from './support/consume';
 
 describe('consume: the group member library', () => {
   it('AT_TIMESTAMP starts a new group at the first record written at or after the timestamp', async () => {
@@ -51,7 +26,7 @@ describe('consume: the group member library', () => {
 
     // Act
     const member = startGroupMember(
-      options(topic, uniqueName('group-timestamp'), seen, { startingPosition: { timestamp }, maxRecords: 2 }),
+      memberOptions(topic, uniqueName('group-timestamp'), seen, { startingPosition: { timestamp }, maxRecords: 2 }),
     );
     const summary = await member.done;
 
@@ -70,7 +45,7 @@ describe('consume: the group member library', () => {
     const seen: MSKRecord[] = [];
 
     // Act
-    const member = startGroupMember(options(topic, uniqueName('group-latest'), seen, { startingPosition: 'LATEST', maxRecords: 1 }));
+    const member = startGroupMember(memberOptions(topic, uniqueName('group-latest'), seen, { startingPosition: 'LATEST', maxRecords: 1 }));
     await member.joined;
     await sendRecords(
       topic,
@@ -95,7 +70,7 @@ describe('consume: the group member library', () => {
 
     // Act
     const member = startGroupMember(
-      options(topic, groupId, seen, {
+      memberOptions(topic, groupId, seen, {
         maxRecords: 4,
         filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
       }),
@@ -112,7 +87,7 @@ describe('consume: the group member library', () => {
     // Prepare
     const topic = await createTopic(uniqueName('member-stop'), 1);
     const groupId = uniqueName('group-stop');
-    const member = startGroupMember(options(topic, groupId, [], {}));
+    const member = startGroupMember(memberOptions(topic, groupId, [], {}));
     await member.joined;
 
     // Act
@@ -154,7 +129,7 @@ describe('consume: the group member library', () => {
     const seen: MSKRecord[] = [];
 
     // Act
-    const summary = await startGroupMember(options(topic, groupId, seen, { maxRecords: 1 })).done;
+    const summary = await startGroupMember(memberOptions(topic, groupId, seen, { maxRecords: 1 })).done;
 
     // Assess
     expect(summary).toMatchObject({ recordsProcessed: 1, stoppedBecause: 'maxRecords' });
@@ -179,7 +154,7 @@ describe('consume: the group member library', () => {
 
     // Act: stop while the first batch is in the handler (which takes 1 s).
     const member = startGroupMember(
-      options(topic, groupId, [], {
+      memberOptions(topic, groupId, [], {
         batchSize: 5,
         invoke: async (event: KafkaEvent) => {
           invocations.push(eventRecords(event).length);
@@ -210,9 +185,13 @@ describe('consume: the group member library', () => {
 
     // Act
     const summary = await startGroupMember(
-      options(topic, groupId, [], {
+      memberOptions(topic, groupId, [], {
         maxRecords: 3,
-        errorHandling: { ...config.consume.errorHandling, maximumRetryAttempts: 0, onFailure: { kind: 'kafka', topic: destinationTopic } },
+        errorHandling: {
+          ...memberConfig().consume.errorHandling,
+          maximumRetryAttempts: 0,
+          onFailure: { kind: 'kafka', topic: destinationTopic },
+        },
         filter: (record) => decodeBase64(record.value)?.startsWith('keep') === true,
         invoke: async () => {
           throw new Error('always fails');

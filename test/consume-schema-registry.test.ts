@@ -11,38 +11,17 @@ import { join } from 'node:path';
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { PAYMENT_AVRO_SCHEMA } from '../functions/schema-registry/payment-schema';
-import { loadConfig } from '../lib/config';
-import { type GroupMemberOptions, startGroupMember } from '../lib/consumer/group-member';
-import { eventRecords, type KafkaEvent } from '../lib/consumer/lambda-event';
-import { createKafka } from '../lib/kafka/client';
+import { startGroupMember } from '../lib/consumer/group-member';
 import { logger } from '../lib/logger';
 import { type SchemaRegistrySettings, schemaRegistryValidation } from '../lib/schema-registry/record-transform';
 import { frame } from '../lib/schema-registry/wire-format';
 import { compileFilterPatterns } from '../plugins/offline-kafka/src/filter-patterns';
-import { committedOffsets, createTopic, readRecords, sendRecords, testBrokers, uniqueName } from './support/kafka';
+import { committedOffsets, createTopic, readRecords, sendRecords, uniqueName } from './support/kafka';
 import { createSchemaRegistryClient } from '../lib/schema-registry/registry-client';
 import { createSchemaSerde } from '../lib/schema-registry/schema-serde';
 import { freePort } from './support/free-port';
 import { registerSchema, testSerde, uniqueSubject } from './support/schema-registry';
-
-const config = loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' });
-
-function options(topic: string, groupId: string, seen: MSKRecord[], extra: Partial<GroupMemberOptions>): GroupMemberOptions {
-  return {
-    kafka: createKafka(config.kafka, logger),
-    logger,
-    groupId,
-    topic,
-    startingPosition: 'TRIM_HORIZON',
-    ...config.consume,
-    batchWindowMs: 0,
-    eventSource: { kind: 'SelfManagedKafka', bootstrapServers: config.kafka.brokers },
-    invoke: async (event: KafkaEvent) => {
-      seen.push(...eventRecords(event));
-    },
-    ...extra,
-  };
-}
+import { memberConfig, memberOptions } from './support/consume';
 
 /** A payment in the wire format of a fresh Avro subject, and three records AWS's validation refuses. */
 async function paymentsAndPoison() {
@@ -73,9 +52,9 @@ describe('consume: a schema registry before the function', () => {
 
     // Act
     const summary = await startGroupMember(
-      options(topic, groupId, seen, {
+      memberOptions(topic, groupId, seen, {
         maxRecords: 5,
-        errorHandling: { ...config.consume.errorHandling, onFailure: { kind: 'kafka', topic: dlq } },
+        errorHandling: { ...memberConfig().consume.errorHandling, onFailure: { kind: 'kafka', topic: dlq } },
         validate: schemaRegistryValidation(settings, testSerde(), logger),
       }),
     ).done;
@@ -125,7 +104,7 @@ describe('consume: a schema registry before the function', () => {
 
     // Act
     const summary = await startGroupMember(
-      options(topic, groupId, seen, {
+      memberOptions(topic, groupId, seen, {
         maxRecords: 6,
         filter: (record) => filter.matches(record),
         validate: schemaRegistryValidation(settings, testSerde(), logger),
@@ -156,11 +135,11 @@ describe('consume: a schema registry before the function', () => {
 
     // Act: a member whose registry is down, for 3 s; then one with the registry.
     const held = await startGroupMember(
-      options(topic, groupId, seen, { durationMs: 3_000, validate: schemaRegistryValidation(settings, nobody, logger) }),
+      memberOptions(topic, groupId, seen, { durationMs: 3_000, validate: schemaRegistryValidation(settings, nobody, logger) }),
     ).done;
     const committedWhileDown = (await committedOffsets(groupId, topic)).get(0);
     const resumed = await startGroupMember(
-      options(topic, groupId, seen, { maxRecords: 2, validate: schemaRegistryValidation(settings, testSerde(), logger) }),
+      memberOptions(topic, groupId, seen, { maxRecords: 2, validate: schemaRegistryValidation(settings, testSerde(), logger) }),
     ).done;
 
     // Assess
@@ -186,11 +165,11 @@ describe('consume: a schema registry before the function', () => {
     // Act
     try {
       const summary = await startGroupMember(
-        options(topic, uniqueName('schema-sqs-group'), seen, {
+        memberOptions(topic, uniqueName('schema-sqs-group'), seen, {
           maxRecords: 5,
           destinationsDir: directory,
           errorHandling: {
-            ...config.consume.errorHandling,
+            ...memberConfig().consume.errorHandling,
             onFailure: { kind: 'sqs', arn: `arn:aws:sqs:us-east-1:123456789012:${queue}` },
           },
           validate: schemaRegistryValidation({ eventRecordFormat: 'JSON', attributes: ['VALUE'] }, testSerde(), logger),

@@ -1,9 +1,15 @@
 /** Helpers for the consume tests: start members through the users' commands, read their JSON log lines. */
 import { writeFileSync } from 'node:fs';
+import type { MSKRecord } from 'aws-lambda';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { type Config, loadConfig } from '../../lib/config';
+import type { GroupMemberOptions } from '../../lib/consumer/group-member';
+import { eventRecords, type KafkaEvent } from '../../lib/consumer/lambda-event';
+import { createKafka } from '../../lib/kafka/client';
+import { logger } from '../../lib/logger';
 import { jsonLines, startProcess, type LogLine, type RunningProcess } from './processes';
-import { sendRecords } from './kafka';
+import { sendRecords, testBrokers } from './kafka';
 import { waitFor } from './wait';
 
 export interface ProcessedRecord {
@@ -108,4 +114,34 @@ export function summaryOf(member: Member): LogLine | undefined {
   return logLines(member)
     .filter((line) => line.message === 'group left')
     .pop();
+}
+
+let config: Config | undefined;
+
+/** The project's configuration on the test's broker, with the broker's minimum session timeout (6 s). */
+export function memberConfig(): Config {
+  config ??= loadConfig({ KAFKA_BROKERS: testBrokers().join(','), KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' });
+  return config;
+}
+
+/**
+ * Options for an in-process group member (lib/consumer/group-member) of the test's own: from the start of the
+ * topic, no batching window, every record it is given pushed to `seen`; `extra` overrides any of them.
+ */
+export function memberOptions(topic: string, groupId: string, seen: MSKRecord[], extra: Partial<GroupMemberOptions>): GroupMemberOptions {
+  const { kafka, consume } = memberConfig();
+  return {
+    kafka: createKafka(kafka, logger),
+    logger,
+    groupId,
+    topic,
+    startingPosition: 'TRIM_HORIZON',
+    ...consume,
+    batchWindowMs: 0,
+    eventSource: { kind: 'SelfManagedKafka', bootstrapServers: kafka.brokers },
+    invoke: async (event: KafkaEvent) => {
+      seen.push(...eventRecords(event));
+    },
+    ...extra,
+  };
 }

@@ -1,20 +1,8 @@
 import { createServer } from 'node:net';
+import { freePort } from '../../scripts/support/free-port';
 
-/** A TCP port that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address === null || typeof address === 'string') reject(new Error('no port'));
-        else resolvePromise(address.port);
-      });
-    });
-  });
-}
+/** A TCP port that was free a moment ago (the OS picks it): the scripts' own. */
+export { freePort };
 
 /** Two consecutive free ports (the JVM broker wants port and port + 1 for its controller). */
 export async function freePortPair(): Promise<number> {
