@@ -3,7 +3,7 @@
  * start-up with a ConfigError naming the variable. Every module takes its settings from here.
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import { ConfigError } from './errors';
+import { ConfigError, errorMessage } from './errors';
 import {
   AWS_DEFAULT_ERROR_HANDLING,
   checkErrorHandling,
@@ -228,7 +228,7 @@ function readErrorHandling(env: Env): ErrorHandling {
   try {
     onFailure = destination === undefined ? undefined : parseFailureDestination(destination);
   } catch (error) {
-    throw new ConfigError('CONSUME_ON_FAILURE_DESTINATION', error instanceof Error ? error.message : String(error));
+    throw new ConfigError('CONSUME_ON_FAILURE_DESTINATION', errorMessage(error));
   }
   const settings: ErrorHandling = {
     maximumRetryAttempts: readInt(

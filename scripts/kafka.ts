@@ -9,6 +9,7 @@ import { REPO_ROOT } from './local-kafka/paths';
 import { isSecureInstance, prepareSecureBroker, redact, secureEnvFile, writeSecureEnv } from './local-kafka/secure';
 import { knownTools, runTool } from './local-kafka/tools';
 import { jarsDir, kafkaRelease } from './local-kafka/versions';
+import { errorMessage } from '../lib/errors';
 
 const usage = () => `usage:
   npm run kafka:up                 start Kafka (KAFKA_VERSION, default 3.7.1; or find it running) and create the tutorial's topics
@@ -44,7 +45,7 @@ async function secureKafkaUp(options: LocalKafkaOptions): Promise<void> {
   try {
     await kafkaUp({ ...options, brokers: undefined, forcedMode: 'jvm', nodeCount: 1, security: prepared.security });
   } catch (error) {
-    throw new Error(redact(error instanceof Error ? error.message : String(error), prepared.security.secrets));
+    throw new Error(redact(errorMessage(error), prepared.security.secrets));
   }
   const file = writeSecureEnv(port, prepared.clientEnv);
   say(
@@ -113,7 +114,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`error: ${errorMessage(error)}`);
     process.exitCode = 1;
   },
 );

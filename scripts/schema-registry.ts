@@ -5,6 +5,7 @@
  */
 import { loadConfig } from '../lib/config';
 import { registryAnswers, registryDown, registryUp, runningRegistryPid } from './local-registry/registry';
+import { errorMessage } from '../lib/errors';
 
 const USAGE = `usage:
   npm run registry:up       start the local schema registry (or find it running) and print its base URL
@@ -50,7 +51,7 @@ main(process.argv[2]).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`error: ${errorMessage(error)}`);
     process.exitCode = 1;
   },
 );

@@ -16,6 +16,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KafkaMessage } from 'kafkajs';
 import type { KafkaEvent, PartitionBatch } from './lambda-event';
 import { isTopicName } from '../validation';
+import { errorMessage } from '../errors';
 
 export type FailureDestination = { kind: 'kafka'; topic: string } | { kind: 'sqs' | 'sns' | 's3'; arn: string };
 
@@ -254,10 +255,6 @@ function offsetsText(batch: PartitionBatch): string {
   return first === last ? `${first}` : `${first}..${last}`;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Splits off the records older than MaximumRecordAgeInSeconds (none when it is -1). */
 function splitExpired(batch: PartitionBatch, settings: ErrorHandling, now: number): { live: PartitionBatch; expired: KafkaMessage[] } {
   if (settings.maximumRecordAgeInSeconds === -1) return { live: batch, expired: [] };
@@ -275,7 +272,7 @@ async function invokeOnce(batches: PartitionBatch[], ctx: DeliveryContext): Prom
     const response = await ctx.invoke(ctx.toEvent(batches));
     result = readInvocationResponse(response, batches, ctx.settings.reportBatchItemFailures);
   } catch (error) {
-    result = { kind: 'error', error: errorText(error) };
+    result = { kind: 'error', error: errorMessage(error) };
   }
   if (result.kind !== 'success') ctx.stats.failedInvocations += 1;
   return result;
@@ -297,7 +294,7 @@ export async function giveUp(
   try {
     await ctx.sendToDestination(failed);
   } catch (error) {
-    ctx.logger.error('on-failure destination failed', { condition: failed.condition, records: count, offsets, error: errorText(error) });
+    ctx.logger.error('on-failure destination failed', { condition: failed.condition, records: count, offsets, error: errorMessage(error) });
     return { kind: 'destination-failed', error, failed };
   }
   ctx.stats.sentToDestination += count;

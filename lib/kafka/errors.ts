@@ -5,6 +5,7 @@
  * kafkajs wraps: a KafkaJSNumberOfRetriesExceeded holds the last attempt's error in `originalError`, a
  * connection error may hold Node's in `cause`. Each predicate looks along that chain.
  */
+import { errorMessage } from '../errors';
 
 /** The error itself, then what it wraps (kafkajs keeps the cause in `originalError`, Node in `cause`). */
 export function errorChain(error: unknown): unknown[] {
@@ -57,7 +58,7 @@ export function isUnreachable(error: unknown): boolean {
  * connection with a KafkaJSNonRetriableError that keeps only the message ("Connection error: …").
  */
 export function isConnectionFailure(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return isUnreachable(error) || /^(Connection error|Connection timeout|Closed connection)/.test(message);
 }
 

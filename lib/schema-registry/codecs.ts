@@ -9,6 +9,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import avro from 'avsc';
 import protobuf from 'protobufjs';
 import { decodeMessageIndexes, encodeMessageIndexes } from './wire-format';
+import { errorMessage } from '../errors';
 
 export type SchemaType = 'AVRO' | 'PROTOBUF' | 'JSON';
 
@@ -87,7 +88,7 @@ export function avroCodec(schema: string): Codec {
       try {
         return { json: avroToJson(type.fromBuffer(body)) };
       } catch (error) {
-        throw new UndecodableBody(`not Avro of this schema: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new UndecodableBody(`not Avro of this schema: ${errorMessage(error)}`, { cause: error });
       }
     },
   };
@@ -189,7 +190,7 @@ export function protobufCodec(schema: string): Codec {
       try {
         ({ indexes, messageOffset } = decodeMessageIndexes(body));
       } catch (error) {
-        throw new UndecodableBody(`bad Protobuf message indexes: ${error instanceof Error ? error.message : String(error)}`, {
+        throw new UndecodableBody(`bad Protobuf message indexes: ${errorMessage(error)}`, {
           cause: error,
         });
       }
@@ -200,7 +201,7 @@ export function protobufCodec(schema: string): Codec {
         // Protobuf's JSON mapping: 64-bit integers and bytes (base64) as strings, enums by name.
         return { json: type.toObject(message, { longs: String, enums: String, bytes: String }), messageIndexes: indexes };
       } catch (error) {
-        throw new UndecodableBody(`not a Protobuf ${type.name}: ${error instanceof Error ? error.message : String(error)}`, {
+        throw new UndecodableBody(`not a Protobuf ${type.name}: ${errorMessage(error)}`, {
           cause: error,
         });
       }

@@ -26,6 +26,7 @@ import { loopbackPortTaken, processAlive } from './processes';
 import { describeLeadership, ensureTutorialTopics, probeBroker, waitForGroupCoordinator, waitUntilServing } from './probe';
 import type { BrokerSecurity } from './secure';
 import { checkRunningVersion, dataVersion, dockerImage, kafkaRelease } from './versions';
+import { errorMessage } from '../../lib/errors';
 
 export type Mode = 'external' | 'docker' | 'jvm';
 
@@ -287,7 +288,7 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
   } catch (error) {
     const tails = started.map(({ node }) => `last lines of ${shortPath(node.paths.log)}:\n${nodeLogTail(node)}`).join('\n');
     if (started.length > 0) await stopJvmNodes(started.map(({ node }) => node));
-    throw new Error(`${error instanceof Error ? error.message : String(error)}${tails ? `\n${tails}` : ''}`);
+    throw new Error(`${errorMessage(error)}${tails ? `\n${tails}` : ''}`);
   }
   const nodeStates = nodes.map((node) => ({
     id: node.id,

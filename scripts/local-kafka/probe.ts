@@ -4,6 +4,7 @@ import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../lib/config';
 import { kafkaOptions } from '../../lib/kafka/client';
 import { isAuthenticationFailure } from '../../lib/kafka/errors';
+import { errorMessage } from '../../lib/errors';
 
 /** The tutorial's topics: `quickstart-events` (1 partition) and `payment-done` (3 partitions). */
 export const TUTORIAL_TOPICS = [
@@ -66,7 +67,7 @@ async function probeSeed(brokers: string[]): Promise<ProbeAnswer> {
     const cluster = await admin.describeCluster();
     return cluster.brokers.length > 0 ? { ok: true, brokers: cluster.brokers.length } : { ok: false, reason: 'no brokers in metadata' };
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     return isAuthenticationFailure(error) ? { ok: false, reason, authenticationFailed: true } : { ok: false, reason };
   } finally {
     await admin.disconnect().catch(() => undefined);
@@ -106,7 +107,7 @@ async function leadershipFromSeed(brokers: string[]): Promise<Leadership> {
     for (const node of nodes) node.leads.sort();
     return { ok: true, nodes, controller: cluster.controller };
   } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    return { ok: false, reason: errorMessage(error) };
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -202,7 +203,7 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
       if (led.length === topics.length) return;
       last = `${led.length} of ${topics.length} topics have leaders`;
     } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
+      last = errorMessage(error);
     }
     await sleep(300);
   }
@@ -226,8 +227,7 @@ export async function waitForGroupCoordinator(brokers: string[], timeoutMs = 60_
       } catch (error) {
         if (Date.now() > deadline) {
           throw new Error(
-            `the group coordinator did not answer within ${Math.round(timeoutMs / 1000)} s ` +
-              `(last answer: ${error instanceof Error ? error.message : String(error)})`,
+            `the group coordinator did not answer within ${Math.round(timeoutMs / 1000)} s ` + `(last answer: ${errorMessage(error)})`,
           );
         }
         await new Promise((resolveDelay) => setTimeout(resolveDelay, 300));

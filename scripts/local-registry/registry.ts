@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { localSchemaRegistryUrl } from '../../lib/config';
 import { KAFKA_HOME } from '../local-kafka/paths';
 import { loopbackPortTaken, processAlive, run, waitFor } from '../local-kafka/processes';
+import { errorMessage } from '../../lib/errors';
 
 /**
  * Pinned here and nowhere else. 3.0.9 because it is the newest Apicurio Registry that both runs on Java 17
@@ -56,7 +57,7 @@ export async function ensureRegistryApp(say: (line: string) => void = console.lo
   try {
     await promisify(execFile)('tar', ['-xzf', archive, '-C', unpacking], { timeout: 120_000 });
   } catch (error) {
-    throw new Error(`unpacking ${archive} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`unpacking ${archive} failed: ${errorMessage(error)}`);
   }
   if (!existsSync(join(unpacking, RUNNER_JAR))) throw new Error(`${archive} holds no ${RUNNER_JAR}`);
   rmSync(APP_DIR, { recursive: true, force: true });
