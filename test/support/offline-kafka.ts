@@ -38,15 +38,28 @@ let packaging: Promise<unknown> = Promise.resolve();
  * packages at once lose each other's zip ("Could not calculate hash … ENOENT", "ENOTEMPTY").
  */
 export function packageService(fixture: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Packaged> {
-  const run = packaging.then(() => packageOnce(fixture, env, timeoutMs));
+  return queuePackage(() => packageOnce(serviceFile(fixture), fixture, env, timeoutMs));
+}
+
+/** As packageService, for the project's own serverless.yml (what `serverless deploy` would upload). */
+export function packageShippedService(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Packaged> {
+  return queuePackage(() => packageOnce({ config: 'serverless.yml', remove: () => undefined }, 'shipped', env, timeoutMs));
+}
+
+function queuePackage(start: () => Promise<Packaged>): Promise<Packaged> {
+  const run = packaging.then(start);
   packaging = run.catch(() => undefined);
   return run;
 }
 
-async function packageOnce(fixture: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Packaged> {
-  const service = serviceFile(fixture);
-  const folder = mkdtempSync(join(tmpdir(), `offline-kafka-${fixture}-`));
-  const workFolder = join('.esbuild', uniqueName(fixture));
+async function packageOnce(
+  service: { config: string; remove: () => void },
+  name: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<Packaged> {
+  const folder = mkdtempSync(join(tmpdir(), `offline-kafka-${name}-`));
+  const workFolder = join('.esbuild', uniqueName(name));
   try {
     const child = startProcess('npx', ['serverless', 'package', '--config', service.config, '--package', folder], {
       FORCE_COLOR: '0',

@@ -119,6 +119,18 @@ export default class OfflineKafkaPlugin {
     provider.environment = { ...environment, LOG_FORMAT: chooseLogFormat(config.logFormat, process.stdout.isTTY === true) };
   }
 
+  /**
+   * KAFKA_SASL_PASSWORD is left out of serverless.yml so that `serverless package`/`deploy` never write it into
+   * the functions' configuration in the template. serverless-offline's handler workers get only the service's
+   * environment, not this process's: under `offline start` the password is added to it here, in memory.
+   */
+  #handSecretsDown(): void {
+    const password = process.env.KAFKA_SASL_PASSWORD;
+    if (password === undefined || password === '') return;
+    const provider = this.#serverless.service.provider;
+    provider.environment = { ...(provider.environment ?? {}), KAFKA_SASL_PASSWORD: password };
+  }
+
   #quiet = false;
 
   /** The live page's once-a-second polling stays out of the terminal (see quiet-polling.ts). */
@@ -133,6 +145,7 @@ export default class OfflineKafkaPlugin {
     try {
       this.#config = loadConfig(process.env);
       this.#handLogFormatDown(this.#config);
+      this.#handSecretsDown();
       this.#quietPagePolling();
       this.#specs = readMappings(this.#serverless.service, this.#config);
     } catch (error) {
