@@ -94,8 +94,9 @@ function npmStart(env: Record<string, string>): Promise<Offline> {
   const key = envKey(env);
   let offline = offlines.get(key);
   if (offline === undefined) {
-    // Only the plain `npm start` runs the shipped function's mapping: one reader, one mapping on the topic.
-    const mapping = Object.keys(env).length === 0 ? 'true' : 'false';
+    // Only the plain `npm start` runs the shipped function's mapping (OFFLINE_KAFKA_ENABLED unset, as a reader
+    // has it): one reader, one mapping on the topic. The others are the same npm start with the mapping off.
+    const mapping = Object.keys(env).length === 0 ? undefined : 'false';
     offline = startOffline({ npmStart: true, env: { ...walkEnv, OFFLINE_KAFKA_ENABLED: mapping, ...env }, readyTimeoutMs: 120_000 });
     offlines.set(key, offline);
   }
