@@ -570,5 +570,15 @@ describe("the README's tutorial, in the README's order", () => {
     expect(tableAsSample(lastRedraw, shift)).toBe(tableAsSample(emptyTable.join('\n'), () => 0));
     expect(await watch.stop('SIGINT')).not.toBe('SIGKILL');
     inspect.done();
+
+    // "one line per event on a terminal": nothing else, no stack trace (Powertools' JSON parse error printed one
+    // per plain-text record until the shipped handler stopped asking it to parse JSON).
+    for (const terminal of [terminal1, terminal2, terminal3, terminal1Again]) {
+      const other = terminal
+        .output()
+        .split('\n')
+        .filter((line) => line !== '' && !line.startsWith('> ') && !/^(\d\d:\d\d:\d\d\.\d{3} [A-Z]+ |summary: )/.test(line));
+      expect(other).toEqual([]);
+    }
   });
 });
