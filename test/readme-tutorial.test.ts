@@ -13,8 +13,9 @@
  *   `payment-done-record-handler`, `localhost:9092` and `localhost:3000` are this run's in the commands, and
  *   the README's again in what they print; column padding follows the names, so runs of spaces in a table
  *   count as one;
- * - times, durations, pids, member ids (long and short) and schema-free details such as `isLeader`;
+ * - times, durations, member ids (long and short) and `isLeader` (which member leads the group);
  * - npm's own `> script` banner lines (the README shows what the command prints);
+ * - one command's value: `invoke local`'s `"durationSeconds":60` runs as 5 here, to keep the walk short;
  * - offsets and counts that depend on two random choices of an earlier step, which the README's samples fix
  *   as follows: the Produce batch's keyless record goes round-robin from a random partition (the samples take
  *   partition 1), and which partition terminal 1 holds at the end comes from the round-robin assignor over
