@@ -4,7 +4,8 @@
  * the terminal's story under them: those lines are dropped, for that route only; every other request's
  * lines, and everything else, are written as they come.
  */
-const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const ESC = String.fromCharCode(27);
+const ANSI = new RegExp(`${ESC}\\[[0-9;]*m`, 'g');
 
 export function isPagePollingLine(text: string, route: string, functionKey: string): boolean {
   const plain = text.replace(ANSI, '').trim();
@@ -18,8 +19,13 @@ export function quietPagePolling(stream: NodeJS.WriteStream, route = '/cluster/v
   const write: Write = stream.write.bind(stream);
   let held: Array<string | Uint8Array> = [];
   const wrapped = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    const callback = rest.find((argument): argument is () => void => typeof argument === 'function');
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    // Every log line passes here (one per invocation of a Kafka-triggered function): most are neither blank nor
+    // about the polling function, and go straight through without the ANSI-stripping below.
+    if (held.length === 0 && !text.includes(functionKey) && /\S/.test(text) && !text.includes(ESC)) {
+      return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
+    }
+    const callback = rest.find((argument): argument is () => void => typeof argument === 'function');
     if (text.replace(ANSI, '').trim() === '' && held.length < 4) {
       held.push(chunk);
       callback?.();
