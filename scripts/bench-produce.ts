@@ -9,7 +9,7 @@
  *   - the load average is printed before and after, so the reader can judge the noise.
  * Measured: kafka-producer-perf-test (1 KB, acks=all, idempotent; tuned linger.ms=10 batch.size=262144 — the
  * yardstick — and its defaults), lib/produce `publish` in batches of 500, POST /produce in batches of 500
- * (1 and 4 clients), single-record POST /produce p50/p99 one at a time, and 50 clients × 200 single-record
+ * (1 and 4 clients), single-record POST /produce p50/p99 one at a time (beside the no-op function's), and 50 clients × 200 single-record
  * POSTs next to a no-op `http` function in the same serverless offline.
  * Brokers: KAFKA_BROKERS or localhost:9092. Every round writes to its own topics (3 partitions), deleted after it.
  */
@@ -189,27 +189,35 @@ function singleBody(topic: string, i: number): string {
   return JSON.stringify({ topic, key: keyOf(i), value: VALUE });
 }
 
-/** Single-record POSTs one at a time: 50 warm-up requests left out, then REQUESTS timed. */
-async function benchSingle(offline: BenchOffline, round: number): Promise<{ p50: number; p99: number }> {
-  return withTopic(
+/** One at a time to `path`: 50 warm-up requests left out, then REQUESTS timed. */
+async function timeOneAtATime(offline: BenchOffline, path: string, body: (i: number) => string): Promise<{ p50: number; p99: number }> {
+  const poster = createPoster(offline.baseUrl, 1);
+  try {
+    for (let i = 0; i < 50; i += 1) await postOk(poster, path, body(i));
+    const times: number[] = [];
+    for (let i = 0; i < REQUESTS; i += 1) {
+      const started = performance.now();
+      await postOk(poster, path, body(i));
+      times.push(performance.now() - started);
+    }
+    return { p50: percentile(times, 50), p99: percentile(times, 99) };
+  } finally {
+    poster.close();
+  }
+}
+
+/**
+ * Single-record POSTs one at a time to /produce, and the same number to the no-op function in the same offline
+ * just before: what serverless offline itself costs per request is the floor under /produce's figure.
+ */
+async function benchSingle(offline: BenchOffline, round: number): Promise<{ single: Single; singleNoop: Single }> {
+  const singleNoop = await timeOneAtATime(offline, '/noop', () => '{}');
+  const single = await withTopic(
     topicName('single', round),
-    async (topic) => {
-      const poster = createPoster(offline.baseUrl, 1);
-      try {
-        for (let i = 0; i < 50; i += 1) await postOk(poster, '/produce', singleBody(topic, i));
-        const times: number[] = [];
-        for (let i = 0; i < REQUESTS; i += 1) {
-          const started = performance.now();
-          await postOk(poster, '/produce', singleBody(topic, i));
-          times.push(performance.now() - started);
-        }
-        return { p50: percentile(times, 50), p99: percentile(times, 99) };
-      } finally {
-        poster.close();
-      }
-    },
+    (topic) => timeOneAtATime(offline, '/produce', (i) => singleBody(topic, i)),
     'at-end',
   );
+  return { single, singleNoop };
 }
 
 interface Load {
@@ -280,13 +288,19 @@ async function warmOnce(offline: BenchOffline, path: string, body: string, concu
   return failed;
 }
 
+interface Single {
+  p50: number;
+  p99: number;
+}
+
 interface Round {
   javaTuned: number;
   javaDefaults: number;
   lib: number;
   http1: number;
   http4: number;
-  single: { p50: number; p99: number };
+  single: Single;
+  singleNoop: Single;
   noop: Load;
   produce: Load;
 }
@@ -318,7 +332,7 @@ async function runRound(round: number, offline: BenchOffline, loadTopic: string)
     partial.lib = await benchLib(round);
     partial.http1 = await benchHttpBatches(offline, 1, round);
     partial.http4 = await benchHttpBatches(offline, 4, round);
-    partial.single = await benchSingle(offline, round);
+    Object.assign(partial, await benchSingle(offline, round));
   };
   const load = async () => {
     say(`  round ${round}: ${LOAD_CLIENTS} clients × ${LOAD_REQUESTS} single-record POSTs, /noop and /produce…`);
@@ -341,7 +355,7 @@ async function runRound(round: number, offline: BenchOffline, loadTopic: string)
     await java();
   }
   await load();
-  const { javaTuned, javaDefaults, lib, http1, http4, single, noop, produce } = partial;
+  const { javaTuned, javaDefaults, lib, http1, http4, single, singleNoop, noop, produce } = partial;
   if (
     javaTuned === undefined ||
     javaDefaults === undefined ||
@@ -349,12 +363,13 @@ async function runRound(round: number, offline: BenchOffline, loadTopic: string)
     http1 === undefined ||
     http4 === undefined ||
     single === undefined ||
+    singleNoop === undefined ||
     noop === undefined ||
     produce === undefined
   ) {
     throw new Error(`round ${round} did not measure every figure`);
   }
-  return { javaTuned, javaDefaults, lib, http1, http4, single, noop, produce };
+  return { javaTuned, javaDefaults, lib, http1, http4, single, singleNoop, noop, produce };
 }
 
 function report(rounds: Round[]): void {
@@ -386,9 +401,18 @@ function report(rounds: Round[]): void {
     ['POST /produce, batches of 500, 4 clients', rate(of((r) => r.http4)), vsTuned(of((r) => r.http4))],
   ];
   printTable(`records/s of 1 KB, acks=all, idempotent, ${PARTITIONS} partitions: median (min–max) of ${rounds.length} rounds`, throughput);
-  printTable(`POST /produce, one record per request, one at a time (${REQUESTS} requests a round)`, [
-    ['p50', ms(of((r) => r.single.p50)), '(target ≤ 2 ms)'],
-    ['p99', ms(of((r) => r.single.p99)), ''],
+  const singleVsNoop = (pick: (single: Single) => number) =>
+    `${formatRatio(
+      ratioSpread(
+        of((r) => pick(r.single)),
+        of((r) => pick(r.singleNoop)),
+      ),
+    )} of no-op`;
+  printTable(`one record per request, one at a time (${REQUESTS} requests a round), one offline`, [
+    ['no-op http function, p50', ms(of((r) => r.singleNoop.p50)), '(what serverless offline costs per request)'],
+    ['no-op http function, p99', ms(of((r) => r.singleNoop.p99)), ''],
+    ['POST /produce, p50', ms(of((r) => r.single.p50)), `${singleVsNoop((single) => single.p50)} (target ≤ 2 ms)`],
+    ['POST /produce, p99', ms(of((r) => r.single.p99)), singleVsNoop((single) => single.p99)],
   ]);
   const noop = of((r) => r.noop);
   const produce = of((r) => r.produce);
