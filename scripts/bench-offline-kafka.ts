@@ -16,7 +16,7 @@
  * Each path runs --rounds times (3), the order reversed every other round; the report gives the median and min–max of
  * each rate and of each ratio to the member (taken round by round), and the load average before and after.
  *
- * Options: --records N (100000) --batch-size N (100) --latency-samples N (100) --rounds N (BENCH_ROUNDS, else 3).
+ * Options: --records N (100000) --batch-size N (100) --latency-samples N (50 a round) --rounds N (BENCH_ROUNDS, else 3).
  * Brokers: KAFKA_BROKERS, else localhost:9092.
  */
 import { copyFileSync, rmSync } from 'node:fs';
@@ -46,7 +46,7 @@ function option(name: string, fallback: number): number {
 
 const RECORDS = option('records', 100_000);
 const BATCH_SIZE = option('batch-size', 100);
-const LATENCY_SAMPLES = option('latency-samples', 100);
+const LATENCY_SAMPLES = option('latency-samples', 50);
 const ROUNDS = option('rounds', Number(process.env.BENCH_ROUNDS || 3));
 const config = loadConfig(process.env);
 const brokers = config.kafka.brokers;
