@@ -308,7 +308,7 @@ async function jvmUp(options: LocalKafkaOptions): Promise<KafkaState> {
 }
 
 async function withTutorialTopics(state: KafkaState, say: (line: string) => void): Promise<KafkaState> {
-  const created = await ensureTutorialTopics(state.brokers);
+  const created = await ensureTutorialTopics(state.brokers, state.nodes?.length);
   say(created.length > 0 ? `created topics: ${created.join(', ')}` : 'topics payment-done and quickstart-events are there');
   await waitForGroupCoordinator(state.brokers);
   return state;

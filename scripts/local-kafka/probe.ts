@@ -162,8 +162,13 @@ export async function waitUntilServing(
   }
 }
 
-/** Creates the tutorial's topics that are missing; returns the names it created. */
-export async function ensureTutorialTopics(brokers: string[]): Promise<string[]> {
+/**
+ * Creates the tutorial's topics that are missing; returns the names it created. `expectedBrokers`: how many
+ * brokers kafka:up started (undefined for a cluster it did not start). The replication factor follows the
+ * brokers the cluster reports, so it waits until all of those have registered: a broker that answers first
+ * would otherwise give the topics fewer replicas than the cluster has (seen: RF 2 on a 3-broker cluster).
+ */
+export async function ensureTutorialTopics(brokers: string[], expectedBrokers?: number): Promise<string[]> {
   const seed = (await firstSeedAnswering(brokers, async (candidate) => ({ ok: (await probeSeed(candidate)).ok, candidate }))).candidate;
   const admin = quietKafka(seed, true).admin();
   await admin.connect();
@@ -172,7 +177,7 @@ export async function ensureTutorialTopics(brokers: string[]): Promise<string[]>
     const missing = TUTORIAL_TOPICS.filter(({ topic }) => !existing.has(topic));
     if (missing.length === 0) return [];
     // kafkajs speaks CreateTopics v3, which has no "broker default" replication factor: choose one.
-    const { brokers: members } = await admin.describeCluster();
+    const members = await registeredBrokers(admin, expectedBrokers ?? 1, 60_000);
     const replicationFactor = Math.min(3, members.length);
     // Three replicas, and a write with acks=all needs two of them: one broker may be lost without losing
     // an acknowledged record or refusing writes.
@@ -189,6 +194,19 @@ export async function ensureTutorialTopics(brokers: string[]): Promise<string[]>
     return names;
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** The brokers the cluster reports, once at least `wanted` have registered; fails after timeoutMs. */
+async function registeredBrokers(admin: Admin, wanted: number, timeoutMs: number): Promise<{ nodeId: number }[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { brokers: members } = await admin.describeCluster();
+    if (members.length >= wanted) return members;
+    if (Date.now() >= deadline) {
+      throw new Error(`only ${members.length} of the ${wanted} brokers registered with the cluster within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, 300));
   }
 }
 
