@@ -127,6 +127,9 @@ describe('a LOG_FORMAT that is neither json nor pretty', () => {
   }, 90_000);
 });
 
+/** kafka:up/kafka:down options for a JVM broker of the test's own on `port` (quiet). */
+const ownJvmBroker = (port: number) => optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined);
+
 const PRETTY_LINE = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO|WARN|ERROR|CRITICAL) +\S/;
 
 describe('a broker outage under a running member', () => {
@@ -134,16 +137,12 @@ describe('a broker outage under a running member', () => {
   let member: Member | undefined;
   afterAll(async () => {
     await member?.process.stop('SIGKILL');
-    if (port !== 0)
-      await kafkaDown(
-        optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined),
-        true,
-      );
+    if (port !== 0) await kafkaDown(ownJvmBroker(port), true);
   });
 
   it('prints one line per retry saying what it waits for, one when Kafka is back, and no stack traces', async () => {
     port = await freePortPair();
-    const options = optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined);
+    const options = ownJvmBroker(port);
     await kafkaUp(options);
     const group = uniqueName('outage');
     // A fresh broker creates __consumer_offsets on first use; a member that asks before it is there is refused
@@ -187,11 +186,7 @@ describe('a broker that is down when serverless offline starts', () => {
   let offline: Offline | undefined;
   afterAll(async () => {
     await offline?.stop();
-    if (port !== 0)
-      await kafkaDown(
-        optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined),
-        true,
-      );
+    if (port !== 0) await kafkaDown(ownJvmBroker(port), true);
   });
 
   it("prints one line per retry of the Kafka-triggered function's mapping and one when Kafka is back, then delivers", async () => {
@@ -205,7 +200,7 @@ describe('a broker that is down when serverless offline starts', () => {
     await waitFor('two retry lines', () => retries().length >= 2, 60_000);
     expect((await fetch(`${running.baseUrl}/groups/payment-done-record-handler`)).status).toBe(503);
 
-    const options = optionsFromEnv({ KAFKA_PORT: String(port), KAFKA_MODE: 'jvm' }, () => undefined);
+    const options = ownJvmBroker(port);
     await kafkaUp(options);
     const back = await running.process.waitForOutput(/INFO +kafka reachable again function=recordHandler .*restarts=(\d+)/, 90_000);
     await running.process.waitForOutput(/INFO +group joined function=recordHandler group=payment-done-record-handler /, 30_000);

@@ -16,14 +16,14 @@ type Write = NodeJS.WriteStream['write'];
 
 /** Wraps a stream's write: blank chunks are held until the next one shows whether they belong to a polling request. */
 export function quietPagePolling(stream: NodeJS.WriteStream, route = '/cluster/view', functionKey = 'clusterView'): void {
-  const write: Write = stream.write.bind(stream);
+  const write = stream.write.bind(stream) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
   let held: Array<string | Uint8Array> = [];
   const wrapped = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     // Every log line passes here (one per invocation of a Kafka-triggered function): most are neither blank nor
     // about the polling function, and go straight through without the ANSI-stripping below.
     if (held.length === 0 && !text.includes(functionKey) && /\S/.test(text) && !text.includes(ESC)) {
-      return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
+      return write(chunk, ...rest);
     }
     const callback = rest.find((argument): argument is () => void => typeof argument === 'function');
     if (text.replace(ANSI, '').trim() === '' && held.length < 4) {
@@ -38,7 +38,7 @@ export function quietPagePolling(stream: NodeJS.WriteStream, route = '/cluster/v
     }
     for (const blank of held) write(blank);
     held = [];
-    return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
+    return write(chunk, ...rest);
   };
   stream.write = wrapped as Write;
 }
