@@ -38,7 +38,7 @@ function wholeNumber(name: string, fallback: number): number {
 }
 
 const ROUNDS = wholeNumber('BENCH_ROUNDS', 3);
-// 2 s: only a cold process's first second is slow (two runs here: 33k and 37k/s, then 39k-55k/s a second).
+// 2 s: a cold process is slowest in its first second (two runs here: 33k and 37k/s; the later seconds 34k-55k/s).
 const WARMUP_MS = wholeNumber('BENCH_WARMUP_SECONDS', 2) * 1_000;
 // 6 s, and 500 single requests a round: the whole `npm run bench` under 10 minutes (7 s, 3 s and 1000 took 10 min 1 s).
 const MEASURE_MS = wholeNumber('BENCH_SECONDS', 6) * 1_000;
