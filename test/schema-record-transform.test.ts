@@ -1,30 +1,49 @@
 /**
  * The event-source mapping's schema registry step (lib/schema-registry/record-transform.ts) on records
- * written by our serializer to the real registry, read back the way a function reads them: with
- * Powertools' own `kafkaConsumer` deserializers (Avro, Protobuf, JSON), as AWS's pages recommend.
+ * written by our serializer to the real registry, read back the way a function reads them: turned into
+ * Lambda's records as the group member does (lib/consumer/lambda-event.ts), then read with Powertools' own
+ * `kafkaConsumer` deserializers (Avro, Protobuf, JSON), as AWS's pages recommend.
  */
 import { SchemaType, kafkaConsumer } from '@aws-lambda-powertools/kafka';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, MSKRecord } from 'aws-lambda';
+import type { KafkaMessage } from 'kafkajs';
 import protobuf from 'protobufjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { lambdaRecord } from '../lib/consumer/lambda-event';
 import { SchemaRegistryUnavailableError } from '../lib/errors';
 import { createSchemaRegistryClient } from '../lib/schema-registry/registry-client';
-import { transformRecords, type SchemaRecord, type SchemaRegistrySettings } from '../lib/schema-registry/record-transform';
-import { createSchemaSerde } from '../lib/schema-registry/schema-serde';
+import { schemaRegistryValidation, type SchemaMetadata, type SchemaRegistrySettings } from '../lib/schema-registry/record-transform';
+import { createSchemaSerde, type SchemaSerde } from '../lib/schema-registry/schema-serde';
 import { frame } from '../lib/schema-registry/wire-format';
 import { freePort } from './support/free-port';
 import { PAYMENT_AVRO, PAYMENT_JSON_SCHEMA, PAYMENT_PROTO, registerSchema, testSerde, uniqueSubject } from './support/schema-registry';
 
-function record(offset: number, value: Buffer, key?: Buffer): MSKRecord {
-  const base = {
-    topic: 'payments',
-    partition: 0,
-    offset,
-    timestamp: 1_764_000_000_000,
-    timestampType: 'CREATE_TIME' as const,
-    headers: [],
-  };
-  return { ...base, value: value.toString('base64'), ...(key === undefined ? {} : { key: key.toString('base64') }) } as MSKRecord;
+const TOPIC = 'payments';
+
+function record(offset: number, value: Buffer, key?: Buffer): KafkaMessage {
+  return { offset: String(offset), key: key ?? null, value, timestamp: '1764000000000', attributes: 0, headers: {} };
+}
+
+/** A Lambda Kafka record with the schema metadata AWS adds. */
+type SchemaRecord = MSKRecord & { keySchemaMetadata?: SchemaMetadata; valueSchemaMetadata?: SchemaMetadata };
+
+/**
+ * The records of partition 0 through the step, as the function receives them, each record it refused as the
+ * step logs it (topic, partition, offset, attribute, reason, detail), and the runs it refused together.
+ */
+async function throughStep(messages: KafkaMessage[], settings: SchemaRegistrySettings, serde: SchemaSerde) {
+  const logger = new Logger({ logLevel: 'SILENT' });
+  const warn = vi.spyOn(logger, 'warn');
+  const result = await schemaRegistryValidation(settings, serde, logger)([{ topic: TOPIC, partition: 0, messages }]);
+  const delivered = (result.batches[0]?.messages ?? []).map((message) => lambdaRecord(TOPIC, 0, message) as SchemaRecord);
+  const rejected = warn.mock.calls.map(([, fields]) => fields as { offset: string; attribute: string; reason: string; detail: string });
+  // What goes to the on-failure destination: runs of consecutive records refused for one reason.
+  const refusedRuns = result.rejected.map(({ condition, batches }) => ({
+    condition,
+    offsets: batches.flatMap((batch) => batch.messages.map(({ offset }) => offset)),
+  }));
+  return { delivered, rejected, refusedRuns };
 }
 
 /** Powertools' own event type (its records carry the schema metadata). */
@@ -58,7 +77,7 @@ describe('the schema registry step before invoking', () => {
     const codec = testSerde();
     const { bytes } = await codec.encodeForSubject(subject, { user: 'user1', amount: 42, note: 'first' }, 'value');
 
-    const { delivered, rejected } = await transformRecords([record(0, bytes, Buffer.from('user1'))], VALUE_ONLY('SOURCE'), codec);
+    const { delivered, rejected } = await throughStep([record(0, bytes, Buffer.from('user1'))], VALUE_ONLY('SOURCE'), codec);
 
     expect(rejected).toEqual([]);
     expect(delivered[0]?.value).toBe(bytes.subarray(5).toString('base64'));
@@ -80,7 +99,7 @@ describe('the schema registry step before invoking', () => {
     const first = (await codec.encodeForSubject(subject, { user: 'user1', amount: 42 }, 'value')).bytes;
     const refund = frame(id, Buffer.from([2, 2, ...Refund.encode(Refund.fromObject({ user: 'user2', status: 'DONE' })).finish()]));
 
-    const { delivered } = await transformRecords([record(0, first), record(1, refund)], VALUE_ONLY('SOURCE'), codec);
+    const { delivered } = await throughStep([record(0, first), record(1, refund)], VALUE_ONLY('SOURCE'), codec);
 
     expect(delivered.map((one) => Buffer.from(one.value, 'base64')[0])).toEqual([0, 2]);
     expect(delivered.map((one) => one.valueSchemaMetadata)).toEqual([
@@ -110,7 +129,7 @@ describe('the schema registry step before invoking', () => {
       record(2, (await codec.encodeForSubject(jsonSubject, { user: 'user3', amount: 7 }, 'value')).bytes, key),
     ];
 
-    const { delivered, rejected } = await transformRecords(records, { eventRecordFormat: 'JSON', attributes: ['KEY', 'VALUE'] }, codec);
+    const { delivered, rejected } = await throughStep(records, { eventRecordFormat: 'JSON', attributes: ['KEY', 'VALUE'] }, codec);
 
     expect(rejected).toEqual([]);
     expect(delivered[0]?.keySchemaMetadata).toEqual({ dataFormat: 'AVRO', schemaId: String(keyId) });
@@ -136,15 +155,20 @@ describe('the schema registry step before invoking', () => {
       record(3, good),
     ];
 
-    const { delivered, rejected } = await transformRecords(records, VALUE_ONLY('JSON'), codec);
+    const { delivered, rejected, refusedRuns } = await throughStep(records, VALUE_ONLY('JSON'), codec);
 
     expect(delivered.map((one) => one.offset)).toEqual([3]);
-    expect(rejected.map(({ record: one, attribute, reason }) => ({ offset: one.offset, attribute, reason }))).toEqual([
-      { offset: 0, attribute: 'VALUE', reason: 'DESERIALIZATION_ERROR' },
-      { offset: 1, attribute: 'VALUE', reason: 'SCHEMA_NOT_FOUND' },
-      { offset: 2, attribute: 'VALUE', reason: 'DESERIALIZATION_ERROR' },
+    expect(rejected.map(({ offset, attribute, reason }) => ({ offset, attribute, reason }))).toEqual([
+      { offset: '0', attribute: 'VALUE', reason: 'DESERIALIZATION_ERROR' },
+      { offset: '1', attribute: 'VALUE', reason: 'SCHEMA_NOT_FOUND' },
+      { offset: '2', attribute: 'VALUE', reason: 'DESERIALIZATION_ERROR' },
     ]);
     expect(rejected[2]?.detail).toContain('amount');
+    expect(refusedRuns).toEqual([
+      { condition: 'DESERIALIZATION_ERROR', offsets: ['0'] },
+      { condition: 'SCHEMA_NOT_FOUND', offsets: ['1'] },
+      { condition: 'DESERIALIZATION_ERROR', offsets: ['2'] },
+    ]);
   });
 
   it('leaves attributes that are not validated as they are, and a record without a key keyless', async () => {
@@ -152,15 +176,15 @@ describe('the schema registry step before invoking', () => {
     await registerSchema(subject, 'AVRO', PAYMENT_AVRO);
     const codec = testSerde();
     const bytes = (await codec.encodeForSubject(subject, { user: 'user1', amount: 1, note: null }, 'value')).bytes;
-    const keyOnly = await transformRecords([record(0, bytes)], { eventRecordFormat: 'JSON', attributes: ['KEY'] }, codec);
-    expect(keyOnly.delivered).toEqual([record(0, bytes)]);
+    const keyOnly = await throughStep([record(0, bytes)], { eventRecordFormat: 'JSON', attributes: ['KEY'] }, codec);
+    expect(keyOnly.delivered).toEqual([lambdaRecord(TOPIC, 0, record(0, bytes))]);
   });
 
   it('decides nothing when the registry does not answer: the whole batch fails, to be retried', async () => {
     const down = createSchemaSerde(
       createSchemaRegistryClient({ url: `http://127.0.0.1:${await freePort()}/apis/ccompat/v7`, timeoutMs: 1_000 }),
     );
-    const attempt = transformRecords([record(0, frame(1, Buffer.from([2, 0x61, 2])))], VALUE_ONLY('SOURCE'), down);
+    const attempt = throughStep([record(0, frame(1, Buffer.from([2, 0x61, 2])))], VALUE_ONLY('SOURCE'), down);
     await expect(attempt).rejects.toBeInstanceOf(SchemaRegistryUnavailableError);
   });
 });

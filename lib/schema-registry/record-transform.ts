@@ -14,10 +14,9 @@
  * and `keySchemaMetadata` / `valueSchemaMetadata`: `{ "dataFormat": "AVRO" | "PROTOBUF" | "JSON", "schemaId": "<id>" }`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { MSKRecord } from 'aws-lambda';
 import type { KafkaMessage } from 'kafkajs';
 import type { DeliveredMessage, PartitionBatch } from '../consumer/lambda-event';
-import type { RecordValidation } from '../consumer/delivery-policy';
+import type { RecordValidation, SchemaFailureCondition } from '../consumer/delivery-policy';
 import type { SchemaType } from './codecs';
 import type { SchemaSerde } from './schema-serde';
 
@@ -35,24 +34,8 @@ export interface SchemaMetadata {
   schemaId: string;
 }
 
-/** A Lambda Kafka record with the schema metadata AWS adds. */
-export type SchemaRecord = MSKRecord & { keySchemaMetadata?: SchemaMetadata; valueSchemaMetadata?: SchemaMetadata };
-
-/** AWS's reason codes for a record that is not delivered. */
-export type SchemaFailureReason = 'SCHEMA_NOT_FOUND' | 'DESERIALIZATION_ERROR';
-
-export interface RejectedRecord {
-  record: MSKRecord;
-  attribute: SchemaAttribute;
-  reason: SchemaFailureReason;
-  /** For the log: what was wrong (no record content). */
-  detail: string;
-}
-
-export interface TransformedRecords {
-  delivered: SchemaRecord[];
-  rejected: RejectedRecord[];
-}
+/** AWS's reason codes for a record that is not delivered (the on-failure destination's condition). */
+type SchemaFailureReason = SchemaFailureCondition;
 
 type AttributeOutcome =
   | { kind: 'ok'; delivered: Buffer; json: Buffer; metadata: SchemaMetadata }
@@ -121,39 +104,6 @@ async function transformMessage(
 
 function deliveredMessage(message: KafkaMessage, { key, value, ...schema }: Converted): DeliveredMessage {
   return Object.keys(schema).length === 0 ? message : { ...message, key, value, schema };
-}
-
-function fromBase64(encoded: string | undefined): Buffer | null {
-  return encoded === undefined || encoded === null ? null : Buffer.from(encoded, 'base64');
-}
-
-/**
- * Validates and converts Lambda records as AWS does. Throws SchemaRegistryUnavailableError when the registry
- * cannot be asked: then nothing is decided.
- */
-export async function transformRecords(
-  records: readonly MSKRecord[],
-  settings: SchemaRegistrySettings,
-  serde: SchemaSerde,
-): Promise<TransformedRecords> {
-  const delivered: SchemaRecord[] = [];
-  const rejected: RejectedRecord[] = [];
-  for (const record of records) {
-    const outcome = await transformMessage({ key: fromBase64(record.key), value: fromBase64(record.value) }, settings, serde);
-    if (outcome.kind === 'rejected') {
-      rejected.push({ record, attribute: outcome.attribute, reason: outcome.reason, detail: outcome.detail });
-      continue;
-    }
-    const { key, value, keySchemaMetadata, valueSchemaMetadata } = outcome.converted;
-    delivered.push({
-      ...record,
-      ...(key === null ? {} : { key: key.toString('base64') }),
-      ...(value === null ? {} : { value: value.toString('base64') }),
-      ...(keySchemaMetadata === undefined ? {} : { keySchemaMetadata }),
-      ...(valueSchemaMetadata === undefined ? {} : { valueSchemaMetadata }),
-    });
-  }
-  return { delivered, rejected };
 }
 
 /**
