@@ -154,12 +154,13 @@ export function readPluginSettings(custom: Record<string, unknown> | undefined):
     }
     for (const [uri, url] of Object.entries(settings.schemaRegistries)) {
       const field = `${base}.schemaRegistries.${uri}`;
-      if (typeof url !== 'string' || url.trim() === '') {
+      const trimmed = typeof url === 'string' ? url.trim() : '';
+      if (trimmed === '') {
         throw new InvalidKafkaEventError(field, `expected the base URL of a Confluent-compatible registry, got ${JSON.stringify(url)}`);
       }
-      const problem = registryUrlProblem(url.trim());
+      const problem = registryUrlProblem(trimmed);
       if (problem !== undefined) throw new InvalidKafkaEventError(field, problem);
-      schemaRegistries.set(uri, url.trim().replace(/\/+$/, ''));
+      schemaRegistries.set(uri, trimmed.replace(/\/+$/, ''));
     }
   }
   return {
